@@ -1,0 +1,50 @@
+# cmake -DPROG=<program> -DEXPECTED=<golden file> -P check_output.cmake
+#
+# Runs PROG and fails unless it exits 0 and its stdout equals EXPECTED
+# exactly. On a mismatch it prints the first differing line, then both
+# outputs in full, so the ctest log alone shows what changed.
+if(NOT PROG OR NOT EXPECTED)
+  message(FATAL_ERROR "usage: cmake -DPROG=<program> -DEXPECTED=<golden file> -P check_output.cmake")
+endif()
+
+execute_process(COMMAND ${PROG} OUTPUT_VARIABLE actual RESULT_VARIABLE rc)
+file(READ ${EXPECTED} expected)
+
+if(NOT rc STREQUAL "0")
+  message("---- stdout of ${PROG}:\n${actual}")
+  message(FATAL_ERROR "${PROG} exited with ${rc}")
+endif()
+
+if(NOT actual STREQUAL expected)
+  # CMake lists split on ';', so protect it before splitting into lines.
+  string(REPLACE ";" "<semicolon>" exp_lines "${expected}")
+  string(REPLACE ";" "<semicolon>" act_lines "${actual}")
+  string(REPLACE "\n" ";" exp_lines "${exp_lines}")
+  string(REPLACE "\n" ";" act_lines "${act_lines}")
+  list(LENGTH exp_lines n_exp)
+  list(LENGTH act_lines n_act)
+  set(line 0)
+  while(line LESS n_exp AND line LESS n_act)
+    list(GET exp_lines ${line} e)
+    list(GET act_lines ${line} a)
+    if(NOT e STREQUAL a)
+      break()
+    endif()
+    math(EXPR line "${line} + 1")
+  endwhile()
+  math(EXPR lineno "${line} + 1")
+  if(line LESS n_exp)
+    list(GET exp_lines ${line} e)
+  else()
+    set(e "<end of output>")
+  endif()
+  if(line LESS n_act)
+    list(GET act_lines ${line} a)
+  else()
+    set(a "<end of output>")
+  endif()
+  message("--- expected (${EXPECTED})\n${expected}")
+  message("+++ actual (${PROG})\n${actual}")
+  message("first difference, line ${lineno}:\n-${e}\n+${a}")
+  message(FATAL_ERROR "output differs from ${EXPECTED}")
+endif()

@@ -1,0 +1,121 @@
+// mpx/errors.hpp — the whole mpx error tree, with Python's names.
+//
+//   try {
+//     auto msg = conn.recv<std::string>();
+//   } catch (const mpx::EOFError&) {       // the peer closed its end
+//   } catch (const mpx::DecodeError& e) {  // the bytes were not a std::string
+//   } catch (const mpx::Error& e) {        // anything else mpx raises
+//   }
+//
+// Every class derives from mpx::Error (a std::runtime_error), so one catch
+// takes them all. OS failures are OSError with the errno and the call named
+// in what(): "pidfd_open: No such process". Python re-exports some of these
+// under other modules (queue.Empty, futures.TimeoutError); mpx does the same
+// with using-declarations in those modules' headers.
+#pragma once
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mpx {
+
+/// Root of every exception mpx throws.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Python: OSError. A failed OS call; errno_value() is the C errno, what() names the call.
+class OSError : public Error {
+ public:
+  OSError(int err, const std::string& message) : Error(message), errno_(err) {}
+  int errno_value() const noexcept { return errno_; }
+
+ private:
+  int errno_;
+};
+
+/// Python: BrokenPipeError — writing to a pipe or socket whose reader is gone.
+struct BrokenPipeError : OSError {
+  using OSError::OSError;
+};
+/// Python: ConnectionResetError.
+struct ConnectionResetError : OSError {
+  using OSError::OSError;
+};
+
+/// Python: ValueError — an argument or an object state that is not allowed
+/// (closing a running process, releasing an unlocked lock).
+struct ValueError : Error {
+  using Error::Error;
+};
+/// Python: AssertionError — multiprocessing raises it for misuse such as
+/// starting a process twice; mpx keeps the type so ported tests read the same.
+struct AssertionError : Error {
+  using Error::Error;
+};
+/// Python: TimeoutError.
+struct TimeoutError : Error {
+  using Error::Error;
+};
+/// Python: EOFError — the other end of a connection is closed.
+struct EOFError : Error {
+  using Error::Error;
+};
+/// Python: multiprocessing.ProcessError, base of the multiprocessing errors.
+struct ProcessError : Error {
+  using Error::Error;
+};
+/// Python: multiprocessing.AuthenticationError.
+struct AuthenticationError : ProcessError {
+  using ProcessError::ProcessError;
+};
+
+/// Python: multiprocessing.BufferTooShort — recv_bytes_into() was given a
+/// buffer too small for the message. The message is kept in message().
+class BufferTooShort : public ProcessError {
+ public:
+  explicit BufferTooShort(std::vector<std::byte> message);
+  const std::vector<std::byte>& message() const noexcept { return message_; }
+
+ private:
+  std::vector<std::byte> message_;
+};
+
+/// Bytes that cannot be decoded as the requested type: truncated, garbage,
+/// or claiming a length larger than what is there. Never UB, never a huge
+/// allocation: decoders check before they allocate.
+struct DecodeError : Error {
+  using Error::Error;
+};
+
+/// An exception raised in another process, carried back with the original
+/// type's name and message (Python attaches the remote traceback likewise).
+class RemoteError : public Error {
+ public:
+  RemoteError(std::string type_name, std::string message);
+  const std::string& type_name() const noexcept { return type_name_; }
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string type_name_;
+  std::string message_;
+};
+
+/// Thrown by mpx::exit(code) inside a Process to unwind to the process's
+/// bootstrap, which exits with `code` — Python's SystemExit. Deliberately not
+/// an mpx::Error: `catch (const mpx::Error&)` must not swallow an exit.
+struct SystemExit {
+  int code;
+};
+
+namespace detail {
+/// Throws the OSError subclass matching `err` for the failed call `what`.
+[[noreturn]] void throw_os_error(std::string_view what, int err = errno);
+/// A broken invariant inside mpx: always checked, never compiled away.
+[[noreturn]] void internal_error(std::string_view what);
+}  // namespace detail
+
+}  // namespace mpx

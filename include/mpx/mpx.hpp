@@ -1,0 +1,16 @@
+// mpx/mpx.hpp — everything mpx offers, in one include.
+//
+//   #include <mpx/mpx.hpp>
+//   int main() {
+//     auto [a, b] = mpx::Pipe();
+//     mpx::Process p([&] { b.send(std::string("hi")); });
+//     p.start();
+//     std::puts(a.recv<std::string>().c_str());
+//     p.join();
+//   }
+#pragma once
+
+#include "mpx/codec.hpp"
+#include "mpx/connection.hpp"
+#include "mpx/errors.hpp"
+#include "mpx/process.hpp"

@@ -1,0 +1,154 @@
+// The child registry, reaping and exit handling (children.hpp).
+#include "os/children.hpp"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "mpx/errors.hpp"
+
+namespace mpx::detail {
+
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::vector<std::shared_ptr<ProcessState>> children;
+  bool atexit_installed = false;
+};
+
+// Leaked on purpose: atexit handlers and static destructors may still reap.
+Registry* g_registry = new Registry;
+
+Registry& registry() { return *g_registry; }
+
+int pidfd_send_signal(int pidfd, int signo) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
+}
+
+void atexit_handler() { exit_children(); }
+
+}  // namespace
+
+std::optional<int> wait_child(ProcessState& st, Deadline deadline) {
+  int pidfd;
+  {
+    std::lock_guard lock(st.mu);
+    if (st.exitcode || !st.pidfd) return st.exitcode;
+    pidfd = st.pidfd.get();
+  }
+  // Sleep outside the lock so is_alive() from another thread never waits on us.
+  // The pidfd stays open meanwhile: close() refuses while the child is unreaped.
+  if (!wait_readable(pidfd, deadline.poll_timeout_ms())) return std::nullopt;
+  std::lock_guard lock(st.mu);
+  if (st.exitcode) return st.exitcode;
+  siginfo_t info{};
+  int rc;
+  do {
+    rc = ::waitid(P_PIDFD, static_cast<id_t>(st.pidfd.get()), &info, WEXITED | WNOHANG);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    // ECHILD: someone else reaped it (a SIGCHLD=SIG_IGN or waitpid(-1) in user
+    // code). The exit status is lost; report it as Python reports an unknown one.
+    if (errno == ECHILD) {
+      st.exitcode = 255;
+      return st.exitcode;
+    }
+    throw_os_error("waitid(P_PIDFD)");
+  }
+  if (info.si_pid == 0) return std::nullopt;  // readable but not yet waitable: treat as running
+  st.exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+  return st.exitcode;
+}
+
+void signal_child(ProcessState& st, int signo) {
+  std::lock_guard lock(st.mu);
+  if (!st.pidfd || st.exitcode) return;
+  if (pidfd_send_signal(st.pidfd.get(), signo) != 0 && errno != ESRCH) {
+    throw_os_error("pidfd_send_signal");
+  }
+}
+
+void register_child(std::shared_ptr<ProcessState> st) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.children.push_back(std::move(st));
+  if (!r.atexit_installed) {
+    r.atexit_installed = true;
+    std::atexit(atexit_handler);
+  }
+}
+
+void forget_child(const ProcessState* st) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  std::erase_if(r.children, [st](const auto& c) { return c.get() == st; });
+}
+
+std::vector<std::shared_ptr<ProcessState>> live_children() {
+  std::vector<std::shared_ptr<ProcessState>> all;
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    all = r.children;
+  }
+  std::vector<std::shared_ptr<ProcessState>> live;
+  for (auto& c : all) {
+    if (wait_child(*c, Deadline::now())) {
+      forget_child(c.get());
+    } else {
+      live.push_back(c);
+    }
+  }
+  return live;
+}
+
+int fork_and_run(const std::function<int()>& child_main) {
+  auto& r = registry();
+  int pid;
+  {
+    // Hold the registry across fork so the child's copy is not caught
+    // half-updated by another thread of the parent.
+    std::lock_guard lock(r.mu);
+    pid = ::fork();
+    if (pid == 0) {
+      // The child: its parent's children are not its own. The old registry
+      // (and its possibly-held mutex) is abandoned, not destroyed.
+      g_registry = new Registry;
+    }
+  }
+  if (pid < 0) throw_os_error("fork");
+  if (pid == 0) {
+    int code = child_main();
+    ::_exit(code);
+  }
+  return pid;
+}
+
+void exit_children() noexcept {
+  try {
+    auto children = live_children();
+    for (auto& c : children) {
+      if (c->daemon) signal_child(*c, SIGTERM);
+    }
+    for (auto& c : children) {
+      wait_child(*c, Deadline::never());
+      forget_child(c.get());
+    }
+  } catch (...) {
+    // At exit there is no one left to tell; the children were signalled or
+    // waited for as far as the OS let us.
+  }
+}
+
+bool& in_bootstrap() noexcept {
+  thread_local bool inside = false;
+  return inside;
+}
+
+}  // namespace mpx::detail

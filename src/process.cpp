@@ -1,0 +1,337 @@
+// multiprocessing.Process over the child registry (os/children) and the
+// fork start method (os/popen_fork).
+#include "mpx/process.hpp"
+
+#include <cxxabi.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <typeinfo>
+
+#include "os/children.hpp"
+#include "os/popen_fork.hpp"
+
+namespace mpx {
+
+using detail::Deadline;
+using detail::ProcessState;
+
+namespace {
+
+// Python's process._process_counter: numbers the Process objects this
+// process creates; starts again at 1 in every child.
+std::atomic<int> g_counter{1};
+
+std::shared_ptr<ProcessState> make_main_state() {
+  auto st = std::make_shared<ProcessState>();
+  st->kind = ProcessState::Kind::Current;
+  st->name = "MainProcess";
+  st->started = true;
+  return st;
+}
+
+// The current process as a Process handle. In a child it is repointed at the
+// child's own state during bootstrap.
+Process* g_current = nullptr;
+std::shared_ptr<ProcessState> g_current_state = make_main_state();
+std::shared_ptr<ProcessState> g_parent_state;  // null in the main process
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string out = status == 0 && s ? s : mangled;
+  std::free(s);
+  return out;
+}
+
+// Python names a process after its class: "Process-1", or "Worker-1" for a
+// subclass Worker. Namespaces are dropped.
+std::string class_name(const Process& p) {
+  std::string n = demangle(typeid(p).name());
+  auto colon = n.rfind("::");
+  return colon == std::string::npos ? n : n.substr(colon + 2);
+}
+
+std::string default_name(const Process& p, const std::vector<int>& identity) {
+  std::string n = class_name(p) + "-";
+  for (std::size_t i = 0; i < identity.size(); ++i) {
+    if (i) n += ':';
+    n += std::to_string(identity[i]);
+  }
+  return n;
+}
+
+// Python's multiprocessing checks: only the process that created a child
+// handle may join or test it.
+void check_creator(const ProcessState& st, const char* what) {
+  if (st.kind == ProcessState::Kind::Child && st.creator_pid != ::getpid()) {
+    throw AssertionError(std::string("can only ") + what + " a child process");
+  }
+}
+
+void check_not_closed(const ProcessState& st) {
+  if (st.closed) throw ValueError("process object is closed");
+}
+
+// The child's side of start(): become the current process, run, report.
+int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st) {
+  auto parent = std::make_shared<ProcessState>();
+  parent->kind = ProcessState::Kind::Parent;
+  parent->name = g_current_state->name;
+  parent->started = true;
+  parent->pid = ::getppid();
+  try {
+    parent->pidfd = detail::Fd::pidfd_open(parent->pid);
+  } catch (const Error&) {
+    // The parent is already gone: parent_process().is_alive() will say so.
+  }
+  g_parent_state = std::move(parent);
+
+  st->kind = ProcessState::Kind::Current;
+  st->pid = ::getpid();
+  st->pidfd.reset();
+  g_current_state = st;
+  if (g_current) *g_current = Process(self);  // the static handle now names us
+  g_counter.store(1);
+
+  int code = 0;
+  detail::in_bootstrap() = true;
+  try {
+    self.run();
+  } catch (const SystemExit& e) {
+    code = e.code;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "Process %s:\nTraceback (most recent call last):\n%s: %s\n", st->name.c_str(),
+                 demangle(typeid(e).name()).c_str(), e.what());
+    code = 1;
+  } catch (...) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "Process %s:\nTraceback (most recent call last):\n%s\n", st->name.c_str(),
+                 demangle(abi::__cxa_current_exception_type()->name()).c_str());
+    code = 1;
+  }
+  detail::in_bootstrap() = false;
+  // Python's _bootstrap ends with util._exit_function(): the child's own
+  // children are terminated (daemons) and joined before it exits.
+  detail::exit_children();
+  return code;
+}
+
+}  // namespace
+
+Process::Process(ProcessOptions options) : state_(std::make_shared<ProcessState>()) {
+  auto& st = *state_;
+  st.identity = g_current_state->identity;
+  st.identity.push_back(g_counter.fetch_add(1));
+  st.name = std::move(options.name);
+  st.daemon = options.daemon.value_or(g_current_state->daemon);
+  st.creator_pid = ::getpid();
+}
+
+Process::Process(std::shared_ptr<ProcessState> state) noexcept : state_(std::move(state)) {}
+
+Process::~Process() = default;
+
+void Process::set_target(std::function<void()> target) { state_->target = std::move(target); }
+
+void Process::run() {
+  if (state_->target) state_->target();
+}
+
+void Process::start() {
+  auto& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    if (st.started) throw AssertionError("cannot start a process twice");
+    check_creator(st, "start");
+    if (g_current_state->daemon) throw AssertionError("daemonic processes are not allowed to have children");
+    if (st.name.empty()) st.name = default_name(*this, st.identity);
+    st.started = true;  // claimed: a racing start() from another thread fails above
+  }
+  detail::live_children();  // Python's _cleanup(): reap what has finished
+  try {
+    detail::popen_fork(st, state_, [this] { return bootstrap(*this, state_); });
+  } catch (...) {
+    std::lock_guard lock(st.mu);
+    st.started = false;
+    throw;
+  }
+}
+
+void Process::join() { join_for_ns(-1); }
+
+bool Process::join_for_ns(long long timeout_ns) {
+  auto& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    if (st.kind == ProcessState::Kind::Current) throw AssertionError("can only join a child process");
+    check_creator(st, "join");
+    if (!st.started) throw AssertionError("can only join a started process");
+  }
+  Deadline deadline =
+      timeout_ns < 0 ? Deadline::never() : Deadline::after(std::chrono::nanoseconds(timeout_ns));
+  if (st.kind == ProcessState::Kind::Parent) {
+    // Not our child: we can watch it exit, not reap it.
+    return !st.pidfd || detail::wait_readable(st.pidfd.get(), deadline.poll_timeout_ms());
+  }
+  bool exited = detail::wait_child(st, deadline).has_value();
+  if (exited) detail::forget_child(&st);
+  return exited;
+}
+
+bool Process::is_alive() const {
+  auto& st = *state_;
+  if (st.kind == ProcessState::Kind::Current) return true;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    check_creator(st, "test");
+    if (!st.started) return false;
+  }
+  if (st.kind == ProcessState::Kind::Parent) {
+    return st.pidfd && !detail::wait_readable(st.pidfd.get(), 0);
+  }
+  if (detail::wait_child(st, Deadline::now())) {
+    detail::forget_child(&st);
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> Process::exitcode() const {
+  auto& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    if (st.kind != ProcessState::Kind::Child || !st.started) return std::nullopt;
+    if (st.exitcode) return st.exitcode;
+  }
+  if (st.creator_pid != ::getpid()) return std::nullopt;
+  return detail::wait_child(st, Deadline::now());
+}
+
+void Process::terminate() {
+  auto& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    if (st.kind != ProcessState::Kind::Child || !st.started) {
+      throw AssertionError("can only terminate a started child process");
+    }
+  }
+  detail::signal_child(st, SIGTERM);
+}
+
+void Process::kill() {
+  auto& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    check_not_closed(st);
+    if (st.kind != ProcessState::Kind::Child || !st.started) {
+      throw AssertionError("can only kill a started child process");
+    }
+  }
+  detail::signal_child(st, SIGKILL);
+}
+
+void Process::close() {
+  auto& st = *state_;
+  if (st.kind == ProcessState::Kind::Child && st.started && st.creator_pid == ::getpid() &&
+      !detail::wait_child(st, Deadline::now())) {
+    throw ValueError(
+        "Cannot close a process while it is still running. You should first call join() or terminate().");
+  }
+  std::lock_guard lock(st.mu);
+  if (st.kind != ProcessState::Kind::Child) return;
+  st.pidfd.reset();
+  st.target = nullptr;
+  st.closed = true;
+  // The registry entry (if any) is dropped by forget_child below.
+  detail::forget_child(&st);
+}
+
+int Process::pid() const {
+  auto& st = *state_;
+  std::lock_guard lock(st.mu);
+  check_not_closed(st);
+  if (st.kind == ProcessState::Kind::Current) return ::getpid();
+  return st.pid;
+}
+
+std::string Process::name() const {
+  auto& st = *state_;
+  std::lock_guard lock(st.mu);
+  if (st.name.empty()) st.name = default_name(*this, st.identity);
+  return st.name;
+}
+
+void Process::set_name(std::string name) {
+  std::lock_guard lock(state_->mu);
+  state_->name = std::move(name);
+}
+
+bool Process::daemon() const {
+  std::lock_guard lock(state_->mu);
+  return state_->daemon;
+}
+
+void Process::set_daemon(bool daemon) {
+  auto& st = *state_;
+  std::lock_guard lock(st.mu);
+  if (st.kind == ProcessState::Kind::Child && st.started) throw AssertionError("process has already started");
+  st.daemon = daemon;
+}
+
+int Process::sentinel() const {
+  auto& st = *state_;
+  std::lock_guard lock(st.mu);
+  check_not_closed(st);
+  if (!st.started || !st.pidfd) throw ValueError("process not started");
+  return st.pidfd.get();
+}
+
+bool Process::closed() const {
+  std::lock_guard lock(state_->mu);
+  return state_->closed;
+}
+
+Process& current_process() {
+  // Leaked: usable from atexit handlers and static destructors.
+  static Process* current = [] {
+    g_current = new Process(g_current_state);
+    return g_current;
+  }();
+  return *current;
+}
+
+std::optional<Process> parent_process() {
+  if (!g_parent_state) return std::nullopt;
+  return Process(g_parent_state);
+}
+
+std::vector<Process> active_children() {
+  std::vector<Process> out;
+  for (auto& st : detail::live_children()) out.push_back(Process(st));
+  return out;
+}
+
+int cpu_count() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void exit(int code) {
+  if (detail::in_bootstrap()) throw SystemExit{code};
+  std::cout.flush();
+  std::fflush(nullptr);
+  std::exit(code);
+}
+
+}  // namespace mpx
