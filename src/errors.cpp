@@ -7,8 +7,8 @@
 namespace mpx {
 
 BufferTooShort::BufferTooShort(std::vector<std::byte> message)
-    : ProcessError("BufferTooShort: the buffer is too small for a message of " +
-                   std::to_string(message.size()) + " bytes"),
+    : ProcessError("BufferTooShort: the buffer is too small for a message of " + std::to_string(message.size()) +
+                   " bytes"),
       message_(std::move(message)) {}
 
 RemoteError::RemoteError(std::string type_name, std::string message)

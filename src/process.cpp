@@ -34,11 +34,19 @@ std::shared_ptr<ProcessState> make_main_state() {
   return st;
 }
 
-// The current process as a Process handle. In a child it is repointed at the
-// child's own state during bootstrap.
+// Who this process is, and who its parent is (null in the main process).
+// Function-local and leaked, so they work from static initialisers of other
+// files and from atexit handlers alike. A child repoints them in bootstrap().
+std::shared_ptr<ProcessState>& current_state() {
+  static auto* st = new std::shared_ptr<ProcessState>(make_main_state());
+  return *st;
+}
+std::shared_ptr<ProcessState>& parent_state() {
+  static auto* st = new std::shared_ptr<ProcessState>();
+  return *st;
+}
+// The handle current_process() returns; made on first use.
 Process* g_current = nullptr;
-std::shared_ptr<ProcessState> g_current_state = make_main_state();
-std::shared_ptr<ProcessState> g_parent_state;  // null in the main process
 
 std::string demangle(const char* mangled) {
   int status = 0;
@@ -81,7 +89,7 @@ void check_not_closed(const ProcessState& st) {
 int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st) {
   auto parent = std::make_shared<ProcessState>();
   parent->kind = ProcessState::Kind::Parent;
-  parent->name = g_current_state->name;
+  parent->name = current_state()->name;
   parent->started = true;
   parent->pid = ::getppid();
   try {
@@ -89,12 +97,12 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st) {
   } catch (const Error&) {
     // The parent is already gone: parent_process().is_alive() will say so.
   }
-  g_parent_state = std::move(parent);
+  parent_state() = std::move(parent);
 
   st->kind = ProcessState::Kind::Current;
   st->pid = ::getpid();
   st->pidfd.reset();
-  g_current_state = st;
+  current_state() = st;
   if (g_current) *g_current = Process(self);  // the static handle now names us
   g_counter.store(1);
 
@@ -126,10 +134,10 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st) {
 
 Process::Process(ProcessOptions options) : state_(std::make_shared<ProcessState>()) {
   auto& st = *state_;
-  st.identity = g_current_state->identity;
+  st.identity = current_state()->identity;
   st.identity.push_back(g_counter.fetch_add(1));
   st.name = std::move(options.name);
-  st.daemon = options.daemon.value_or(g_current_state->daemon);
+  st.daemon = options.daemon.value_or(current_state()->daemon);
   st.creator_pid = ::getpid();
 }
 
@@ -150,7 +158,7 @@ void Process::start() {
     check_not_closed(st);
     if (st.started) throw AssertionError("cannot start a process twice");
     check_creator(st, "start");
-    if (g_current_state->daemon) throw AssertionError("daemonic processes are not allowed to have children");
+    if (current_state()->daemon) throw AssertionError("daemonic processes are not allowed to have children");
     if (st.name.empty()) st.name = default_name(*this, st.identity);
     st.started = true;  // claimed: a racing start() from another thread fails above
   }
@@ -164,9 +172,9 @@ void Process::start() {
   }
 }
 
-void Process::join() { join_for_ns(-1); }
+void Process::join() const { join_for_ns(-1); }
 
-bool Process::join_for_ns(long long timeout_ns) {
+bool Process::join_for_ns(long long timeout_ns) const {
   auto& st = *state_;
   {
     std::lock_guard lock(st.mu);
@@ -175,8 +183,7 @@ bool Process::join_for_ns(long long timeout_ns) {
     check_creator(st, "join");
     if (!st.started) throw AssertionError("can only join a started process");
   }
-  Deadline deadline =
-      timeout_ns < 0 ? Deadline::never() : Deadline::after(std::chrono::nanoseconds(timeout_ns));
+  Deadline deadline = timeout_ns < 0 ? Deadline::never() : Deadline::after(std::chrono::nanoseconds(timeout_ns));
   if (st.kind == ProcessState::Kind::Parent) {
     // Not our child: we can watch it exit, not reap it.
     return !st.pidfd || detail::wait_readable(st.pidfd.get(), deadline.poll_timeout_ms());
@@ -245,8 +252,7 @@ void Process::close() {
   auto& st = *state_;
   if (st.kind == ProcessState::Kind::Child && st.started && st.creator_pid == ::getpid() &&
       !detail::wait_child(st, Deadline::now())) {
-    throw ValueError(
-        "Cannot close a process while it is still running. You should first call join() or terminate().");
+    throw ValueError("Cannot close a process while it is still running. You should first call join() or terminate().");
   }
   std::lock_guard lock(st.mu);
   if (st.kind != ProcessState::Kind::Child) return;
@@ -305,15 +311,15 @@ bool Process::closed() const {
 Process& current_process() {
   // Leaked: usable from atexit handlers and static destructors.
   static Process* current = [] {
-    g_current = new Process(g_current_state);
+    g_current = new Process(current_state());
     return g_current;
   }();
   return *current;
 }
 
 std::optional<Process> parent_process() {
-  if (!g_parent_state) return std::nullopt;
-  return Process(g_parent_state);
+  if (!parent_state()) return std::nullopt;
+  return Process(parent_state());
 }
 
 std::vector<Process> active_children() {

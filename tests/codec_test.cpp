@@ -121,7 +121,8 @@ TEST(Codec, TrailingBytesAreAnError) {
 
 TEST(Codec, HostileLengthsFailFastWithoutAllocating) {
   // A decoder that believed these lengths would allocate gigabytes first.
-  for (std::uint64_t len : {std::uint64_t(3) << 30, std::uint64_t(1) << 40, std::uint64_t(1) << 62, ~std::uint64_t(0)}) {
+  for (std::uint64_t len :
+       {std::uint64_t(3) << 30, std::uint64_t(1) << 40, std::uint64_t(1) << 62, ~std::uint64_t(0)}) {
     auto b = hostile_length(len);
     EXPECT_THROW(mpx::decode<std::string>(b), mpx::DecodeError);
     EXPECT_THROW(mpx::decode<std::vector<int>>(b), mpx::DecodeError);

@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
-std::string to_string(std::span<const std::byte> b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+std::string to_string(std::span<const std::byte> b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 }  // namespace
 
 TEST(Connection, DuplexBothWays) {
@@ -280,4 +282,27 @@ TEST(Connection, MoveKeepsBufferedMessages) {
   mpx::Connection moved = std::move(b);
   EXPECT_TRUE(b.closed());
   EXPECT_EQ(moved.recv<int>(), 2);
+}
+
+namespace {
+ssize_t enospc_write(int, const void*, size_t) {
+  errno = ENOSPC;
+  return -1;
+}
+}  // namespace
+
+TEST(Connection, WriteErrorsBecomeOSErrorWithErrno) {
+  auto& t = mpx::detail::sys::table();
+  auto saved = t;
+  t.write = enospc_write;
+  auto [r, w] = mpx::Pipe(false);
+  try {
+    w.send(1);
+    t = saved;
+    FAIL();
+  } catch (const mpx::OSError& e) {
+    t = saved;
+    EXPECT_EQ(e.errno_value(), ENOSPC);
+    EXPECT_NE(std::string(e.what()).find("write"), std::string::npos);
+  }
 }

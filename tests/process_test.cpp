@@ -36,9 +36,7 @@ TEST(Process, TargetWithArgumentsRunsInAChild) {
   auto [r, w] = mpx::Pipe(false);
   int parent = ::getpid();
   mpx::Process p(
-      [&](int x, const std::string& s) {
-        w.send(std::make_tuple(x, s, ::getpid() != parent, ::getppid() == parent));
-      },
+      [&](int x, const std::string& s) { w.send(std::make_tuple(x, s, ::getpid() != parent, ::getppid() == parent)); },
       7, std::string("seven"));
   p.start();
   auto [x, s, other, child_of_us] = r.recv<std::tuple<int, std::string, bool, bool>>();
@@ -230,8 +228,7 @@ TEST(Process, PidIdentAndCurrentProcessInTheChild) {
                            parent ? parent->is_alive() : false));
   });
   p.start();
-  auto [cur, real, has_parent, ppid, pname, palive] =
-      r.recv<std::tuple<int, int, bool, int, std::string, bool>>();
+  auto [cur, real, has_parent, ppid, pname, palive] = r.recv<std::tuple<int, int, bool, int, std::string, bool>>();
   p.join();
   EXPECT_EQ(cur, real);
   EXPECT_EQ(p.pid(), real);
@@ -355,3 +352,33 @@ TEST(Process, ChildExitJoinsItsChildrenAndTerminatesDaemons) {
 }
 
 TEST(Process, CpuCount) { EXPECT_GE(mpx::cpu_count(), 1); }
+
+namespace {
+int atexit_report_fd = -1;
+void report_atexit() {
+  char msg[64];
+  int n = std::snprintf(msg, sizeof msg, "atexit ran in %d\n", static_cast<int>(::getpid()));
+  (void)!::write(atexit_report_fd, msg, static_cast<std::size_t>(n));
+}
+}  // namespace
+
+TEST(Process, ChildNeverRunsTheParentsAtexitHandlers) {
+  // The handler is registered in an intermediate process (so the test binary
+  // itself stays clean); neither that process's children nor the process
+  // itself (an mpx child, which leaves with _exit) may run it.
+  auto [r, w] = mpx::Pipe(false);
+  mpx::Process middle([&] {
+    atexit_report_fd = w.fileno();
+    std::atexit(report_atexit);
+    mpx::Process grandchild([] {});
+    grandchild.start();
+    grandchild.join();
+  });
+  middle.start();
+  w.close();
+  char buf[128];
+  ssize_t n = ::read(r.fileno(), buf, sizeof buf);
+  middle.join();
+  EXPECT_EQ(n, 0) << std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  EXPECT_EQ(middle.exitcode(), 0);
+}

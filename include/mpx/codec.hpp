@@ -24,6 +24,7 @@
 // serialize() if it must accept bytes from a process you do not trust.
 #pragma once
 
+#include <bit>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
 #include <cereal/types/deque.hpp>
@@ -38,7 +39,6 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
-#include <bit>
 #include <new>
 #include <span>
 #include <stdexcept>
@@ -58,17 +58,16 @@ template <class E, std::size_t N>
 struct is_view<std::span<E, N>> : std::true_type {};
 
 template <class T>
-inline constexpr bool kBytewise = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-                                  !std::is_member_pointer_v<T> && !is_view<T>::value;
+inline constexpr bool kBytewise =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> && !is_view<T>::value;
 }  // namespace detail
 
 /// A type whose values can be sent to another process.
 template <class T>
 concept Encodable = !std::is_pointer_v<T> && !detail::is_view<T>::value &&
-                    (detail::kBytewise<T> ||
-                     (cereal::traits::is_output_serializable<T, detail::SpanOut>::value &&
-                      cereal::traits::is_input_serializable<T, detail::SpanIn>::value &&
-                      std::is_default_constructible_v<T>));
+                    (detail::kBytewise<T> || (cereal::traits::is_output_serializable<T, detail::SpanOut>::value &&
+                                              cereal::traits::is_input_serializable<T, detail::SpanIn>::value &&
+                                              std::is_default_constructible_v<T>));
 
 #define MPX_ASSERT_ENCODABLE(T)                                                                      \
   static_assert(::mpx::Encodable<T>,                                                                 \
@@ -84,7 +83,7 @@ void encode_append(const T& value, std::vector<std::byte>& out) {
   if constexpr (detail::kBytewise<T>) {
     auto* p = reinterpret_cast<const std::byte*>(&value);
     out.insert(out.end(), p, p + sizeof(T));
-  } else {
+  } else if constexpr (Encodable<T>) {  // else only the static_assert speaks
     detail::SpanOut ar(out);
     ar(value);
   }
@@ -114,7 +113,7 @@ T decode(std::span<const std::byte> bytes) {
     alignas(T) std::byte raw[sizeof(T)];
     std::memcpy(raw, bytes.data(), sizeof(T));
     return *std::launder(reinterpret_cast<T*>(raw));
-  } else {
+  } else if constexpr (Encodable<T>) {
     detail::SpanIn ar(bytes.data(), bytes.size());
     T value{};
     try {
@@ -130,6 +129,8 @@ T decode(std::span<const std::byte> bytes) {
     }
     if (ar.left() != 0) throw DecodeError(std::to_string(ar.left()) + " trailing bytes after the value");
     return value;
+  } else {
+    detail::internal_error("unreachable: decode of a non-encodable type");
   }
 }
 

@@ -52,7 +52,7 @@ struct ProcessState;
 
 /// Python's keyword arguments of Process(): name=, daemon=.
 struct ProcessOptions {
-  std::string name{};          ///< empty: "Process-N" (Python's default naming)
+  std::string name{};            ///< empty: "Process-N" (Python's default naming)
   std::optional<bool> daemon{};  ///< unset: inherited from the creating process
 };
 
@@ -64,13 +64,15 @@ class Process {
   /// Process(target=f, args=(a, b)): run `target(args...)` in the child.
   /// The target and arguments are copied now (Python binds them at __init__).
   template <class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&...>
-  explicit Process(F&& target, Args&&... args) : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
+  requires std::is_invocable_v < std::decay_t<F>
+  &, std::decay_t<Args>&... > explicit Process(F&& target, Args&&... args)
+      : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
   /// Process(target=f, args=(...), name=..., daemon=...).
   template <class F, class... Args>
-    requires std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&...>
-  Process(ProcessOptions options, F&& target, Args&&... args) : Process(std::move(options)) {
+  requires std::is_invocable_v < std::decay_t<F>
+  &, std::decay_t<Args>&... > Process(ProcessOptions options, F&& target, Args&&... args)
+      : Process(std::move(options)) {
     set_target([f = std::forward<F>(target), tup = std::make_tuple(std::forward<Args>(args)...)]() mutable {
       std::apply(f, tup);
     });
@@ -98,11 +100,11 @@ class Process {
   /// Waits until the child exits; reaps it.
   /// Python: Process.join(timeout=None)
   /// Throws: AssertionError if not started or not a child of this process.
-  void join();
+  void join() const;
   /// Waits at most `timeout`. Returns whether the child has exited (Python
   /// returns None; check exitcode() there).
   template <class Rep, class Period>
-  bool join(std::chrono::duration<Rep, Period> timeout) {
+  bool join(std::chrono::duration<Rep, Period> timeout) const {
     return join_for_ns(std::chrono::ceil<std::chrono::nanoseconds>(timeout).count());
   }
 
@@ -144,7 +146,7 @@ class Process {
   friend std::vector<Process> active_children();
   explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;
   void set_target(std::function<void()> target);
-  bool join_for_ns(long long timeout_ns);
+  bool join_for_ns(long long timeout_ns) const;
 
   std::shared_ptr<detail::ProcessState> state_;
 };

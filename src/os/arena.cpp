@@ -17,7 +17,7 @@ namespace mpx::detail {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x316e657261'78706dULL;  // "mpxarena1"-ish
-constexpr std::uint32_t kGranuleShift = 6;              // offsets stored in 64-byte units
+constexpr std::uint32_t kGranuleShift = 6;                // offsets stored in 64-byte units
 
 // A free-list head: high 32 bits an ABA tag, low 32 bits the block's offset
 // in 64-byte units (0 = empty list; offset 0 is the header, never a block).
@@ -167,4 +167,3 @@ void Arena::deallocate(std::uint64_t offset, std::size_t bytes) noexcept {
 }
 
 }  // namespace mpx::detail
-

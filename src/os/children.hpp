@@ -28,10 +28,10 @@ struct ProcessState {
 
   mutable std::mutex mu;  // guards everything below once the process is shared
   Kind kind = Kind::Child;
-  std::string name;               // empty until first asked for or started
-  std::vector<int> identity;      // Python's _identity: (1,), (1, 2) ...
+  std::string name;           // empty until first asked for or started
+  std::vector<int> identity;  // Python's _identity: (1,), (1, 2) ...
   bool daemon = false;
-  int creator_pid = 0;            // the process that made this handle; only it may join
+  int creator_pid = 0;  // the process that made this handle; only it may join
   bool started = false;
   bool closed = false;
   int pid = 0;

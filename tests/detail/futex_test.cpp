@@ -15,28 +15,33 @@ using namespace std::chrono_literals;
 TEST(Futex, TimesOutAtTheDeadline) {
   std::atomic<std::uint32_t> word{0};
   auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(mpx::detail::wait_until(word, [](std::uint32_t v) { return v == 1; }, Deadline::after(30ms)));
+  EXPECT_FALSE(mpx::detail::wait_until(
+      word, [](std::uint32_t v) { return v == 1; }, Deadline::after(30ms)));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
 }
 
 TEST(Futex, ExpiredDeadlineStillChecksOnce) {
   std::atomic<std::uint32_t> word{1};
-  EXPECT_TRUE(mpx::detail::wait_until(word, [](std::uint32_t v) { return v == 1; }, Deadline::now()));
+  EXPECT_TRUE(mpx::detail::wait_until(
+      word, [](std::uint32_t v) { return v == 1; }, Deadline::now()));
   word = 0;
-  EXPECT_FALSE(mpx::detail::wait_until(word, [](std::uint32_t v) { return v == 1; }, Deadline::now()));
+  EXPECT_FALSE(mpx::detail::wait_until(
+      word, [](std::uint32_t v) { return v == 1; }, Deadline::now()));
 }
 
 TEST(Futex, WakesAnotherThread) {
   std::atomic<std::uint32_t> word{0};
   std::atomic<std::uint32_t> go{0};
   std::thread t([&] {
-    mpx::detail::wait_until(go, [](std::uint32_t v) { return v == 1; }, Deadline::never());
+    mpx::detail::wait_until(
+        go, [](std::uint32_t v) { return v == 1; }, Deadline::never());
     word.store(1, std::memory_order_release);
     mpx::detail::futex_wake(word);
   });
   go.store(1);
   mpx::detail::futex_wake(go);
-  EXPECT_TRUE(mpx::detail::wait_until(word, [](std::uint32_t v) { return v == 1; }, Deadline::after(10s)));
+  EXPECT_TRUE(mpx::detail::wait_until(
+      word, [](std::uint32_t v) { return v == 1; }, Deadline::after(10s)));
   t.join();
 }
 
@@ -46,7 +51,9 @@ TEST(Futex, ManyWaitersAllWake) {
   std::atomic<int> woke{0};
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
-      if (mpx::detail::wait_until(word, [](std::uint32_t v) { return v != 0; }, Deadline::after(10s))) ++woke;
+      if (mpx::detail::wait_until(
+              word, [](std::uint32_t v) { return v != 0; }, Deadline::after(10s)))
+        ++woke;
     });
   }
   word.store(1);
@@ -63,7 +70,8 @@ TEST(Futex, PingPongAcrossFork) {
   constexpr std::uint32_t kRounds = 200;
   mpx::Process child([=] {
     for (std::uint32_t i = 1; i <= kRounds; ++i) {
-      if (!mpx::detail::wait_until(*ping, [i](std::uint32_t v) { return v == i; }, Deadline::after(10s))) {
+      if (!mpx::detail::wait_until(
+              *ping, [i](std::uint32_t v) { return v == i; }, Deadline::after(10s))) {
         mpx::exit(2);
       }
       pong->store(i);
@@ -74,7 +82,8 @@ TEST(Futex, PingPongAcrossFork) {
   for (std::uint32_t i = 1; i <= kRounds; ++i) {
     ping->store(i);
     mpx::detail::futex_wake(*ping);
-    ASSERT_TRUE(mpx::detail::wait_until(*pong, [i](std::uint32_t v) { return v == i; }, Deadline::after(10s)));
+    ASSERT_TRUE(mpx::detail::wait_until(
+        *pong, [i](std::uint32_t v) { return v == i; }, Deadline::after(10s)));
   }
   child.join();
   EXPECT_EQ(child.exitcode(), 0);

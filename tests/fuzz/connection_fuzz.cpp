@@ -45,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 std::vector<std::vector<std::uint8_t>> mpx_fuzz_seeds() {
   std::vector<std::uint8_t> two_frames = {0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0};
   std::vector<std::uint8_t> long_form = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 2, 'h', 'i'};
-  std::vector<std::uint8_t> strings = {0, 0, 0, 21, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+  std::vector<std::uint8_t> strings = {0, 0, 0, 21, 1, 0, 0, 0,   0,   0,   0,   0,  5,
+                                       0, 0, 0, 0,  0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
   return {two_frames, long_form, strings};
 }

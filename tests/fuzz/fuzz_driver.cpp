@@ -27,8 +27,18 @@ void put_u64(Bytes& b, std::size_t at, std::uint64_t v) {
 }
 
 Bytes mutate(Bytes b, const std::vector<Bytes>& seeds, std::mt19937_64& rng) {
-  static const std::uint64_t kLengths[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff,
-                                           std::uint64_t(1) << 32, std::uint64_t(3) << 30, ~std::uint64_t(0)};
+  static const std::uint64_t kLengths[] = {0,
+                                           1,
+                                           0x7f,
+                                           0x80,
+                                           0xff,
+                                           0xffff,
+                                           0x7fffffff,
+                                           0x80000000,
+                                           0xffffffff,
+                                           std::uint64_t(1) << 32,
+                                           std::uint64_t(3) << 30,
+                                           ~std::uint64_t(0)};
   int rounds = 1 + static_cast<int>(rng() % 4);
   for (int r = 0; r < rounds; ++r) {
     switch (rng() % 7) {
@@ -48,8 +58,8 @@ Bytes mutate(Bytes b, const std::vector<Bytes>& seeds, std::mt19937_64& rng) {
         const Bytes& other = seeds[rng() % seeds.size()];
         if (!other.empty()) {
           std::size_t from = rng() % other.size();
-          b.insert(b.begin() + static_cast<long>(b.empty() ? 0 : rng() % b.size()), other.begin() + static_cast<long>(from),
-                   other.end());
+          b.insert(b.begin() + static_cast<long>(b.empty() ? 0 : rng() % b.size()),
+                   other.begin() + static_cast<long>(from), other.end());
         }
         break;
       }

@@ -12,9 +12,9 @@
 namespace mpx::test {
 
 struct Snapshot {
-  std::set<std::string> fds;       // "fd -> target"
-  std::set<int> children;          // pids, zombies included
-  std::set<std::string> shm;       // /dev/shm names
+  std::set<std::string> fds;  // "fd -> target"
+  std::set<int> children;     // pids, zombies included
+  std::set<std::string> shm;  // /dev/shm names
 };
 
 Snapshot take_snapshot();

@@ -93,12 +93,10 @@ concept RawClass = std::is_class_v<T> && std::is_trivially_copyable_v<T> && !is_
 // Arithmetic types: their bytes. bool is checked, since any byte but 0 and 1
 // would be an invalid bool (undefined behaviour to read).
 template <class T>
-  requires std::is_arithmetic_v<T>
-void CEREAL_SAVE_FUNCTION_NAME(SpanOut& ar, const T& t) {
-  ar.saveBinary(&t, sizeof t);
-}
+requires std::is_arithmetic_v<T>
+void CEREAL_SAVE_FUNCTION_NAME(SpanOut& ar, const T& t) { ar.saveBinary(&t, sizeof t); }
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void CEREAL_LOAD_FUNCTION_NAME(SpanIn& ar, T& t) {
   if constexpr (std::is_same_v<T, bool>) {
     unsigned char b;
@@ -111,15 +109,11 @@ void CEREAL_LOAD_FUNCTION_NAME(SpanIn& ar, T& t) {
 }
 
 template <class T>
-  requires RawClass<T>
-void CEREAL_SAVE_FUNCTION_NAME(SpanOut& ar, const T& t) {
-  ar.saveBinary(&t, sizeof t);
-}
+requires RawClass<T>
+void CEREAL_SAVE_FUNCTION_NAME(SpanOut& ar, const T& t) { ar.saveBinary(&t, sizeof t); }
 template <class T>
-  requires RawClass<T>
-void CEREAL_LOAD_FUNCTION_NAME(SpanIn& ar, T& t) {
-  ar.loadBinary(&t, sizeof t);
-}
+requires RawClass<T>
+void CEREAL_LOAD_FUNCTION_NAME(SpanIn& ar, T& t) { ar.loadBinary(&t, sizeof t); }
 
 template <class T>
 void CEREAL_SERIALIZE_FUNCTION_NAME(SpanOut& ar, cereal::NameValuePair<T>& t) {

@@ -42,11 +42,11 @@ class Fd {
   Fd dup() const;
 
   // Factories. Each throws OSError naming its syscall.
-  static std::pair<Fd, Fd> pipe();                  ///< {read end, write end}
-  static std::pair<Fd, Fd> socketpair_stream();     ///< AF_UNIX SOCK_STREAM pair
+  static std::pair<Fd, Fd> pipe();                      ///< {read end, write end}
+  static std::pair<Fd, Fd> socketpair_stream();         ///< AF_UNIX SOCK_STREAM pair
   static Fd memfd(const char* name, std::size_t size);  ///< sized, MAP_SHARED-able
   static Fd eventfd(unsigned initial = 0, bool nonblocking = false);
-  static Fd pidfd_open(int pid);                    ///< pollable: readable when `pid` exits
+  static Fd pidfd_open(int pid);  ///< pollable: readable when `pid` exits
   static Fd open(const char* path, int flags, unsigned mode = 0);
 
  private:
