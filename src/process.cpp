@@ -170,11 +170,15 @@ void Process::start() {
     st.started = false;
     throw;
   }
+  // The child has its own copy now: let the target and its arguments go, as
+  // Python's start() does (del self._target, self._args, self._kwargs).
+  std::lock_guard lock(st.mu);
+  st.target = nullptr;
 }
 
-void Process::join() const { join_for_ns(-1); }
+void Process::join() const { join_until(Deadline::never()); }
 
-bool Process::join_for_ns(long long timeout_ns) const {
+bool Process::join_until(Deadline deadline) const {
   auto& st = *state_;
   {
     std::lock_guard lock(st.mu);
@@ -183,7 +187,6 @@ bool Process::join_for_ns(long long timeout_ns) const {
     check_creator(st, "join");
     if (!st.started) throw AssertionError("can only join a started process");
   }
-  Deadline deadline = timeout_ns < 0 ? Deadline::never() : Deadline::after(std::chrono::nanoseconds(timeout_ns));
   if (st.kind == ProcessState::Kind::Parent) {
     // Not our child: we can watch it exit, not reap it.
     return !st.pidfd || detail::wait_readable(st.pidfd.get(), deadline.poll_timeout_ms());

@@ -13,7 +13,19 @@ TEST(Errors, EveryErrorIsAnMpxError) {
   EXPECT_THROW(throw mpx::BufferTooShort({}), mpx::ProcessError);
   EXPECT_THROW(throw mpx::DecodeError("d"), mpx::Error);
   EXPECT_THROW(throw mpx::RemoteError("ValueError", "x"), mpx::Error);
+  EXPECT_THROW(throw mpx::WorkerLost("lost", -9), mpx::ProcessError);
+  EXPECT_THROW(throw mpx::BrokenProcessPool("b"), mpx::BrokenExecutor);
+  EXPECT_THROW(throw mpx::CancelledError("c"), mpx::Error);
+  EXPECT_THROW(throw mpx::InvalidStateError("i"), mpx::Error);
+  EXPECT_THROW(throw mpx::BrokenBarrierError("b"), mpx::Error);
+  EXPECT_THROW(throw mpx::RuntimeError("r"), mpx::Error);
+  EXPECT_THROW(throw mpx::queue::Empty(""), mpx::Error);
+  EXPECT_THROW(throw mpx::queue::Full(""), mpx::Error);
+  EXPECT_THROW(throw mpx::queue::ShutDown(""), mpx::Error);
+  EXPECT_THROW(throw mpx::Closed(""), mpx::Error);
 }
+
+TEST(Errors, WorkerLostKeepsTheExitCode) { EXPECT_EQ(mpx::WorkerLost("worker killed by SIGKILL", -9).exitcode(), -9); }
 
 TEST(Errors, OSErrorNamesTheCallAndErrno) {
   try {

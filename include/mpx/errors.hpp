@@ -104,6 +104,61 @@ class RemoteError : public Error {
   std::string message_;
 };
 
+/// A worker process died (killed by a signal, or exited) while running a
+/// task: the task fails with this instead of hanging, as Python's Pool would.
+class WorkerLost : public ProcessError {
+ public:
+  WorkerLost(const std::string& message, int exitcode) : ProcessError(message), exitcode_(exitcode) {}
+  /// The worker's exit code: -signum if a signal killed it.
+  int exitcode() const noexcept { return exitcode_; }
+
+ private:
+  int exitcode_;
+};
+
+/// Python: concurrent.futures.CancelledError (and asyncio's).
+struct CancelledError : Error {
+  using Error::Error;
+};
+/// Python: concurrent.futures.InvalidStateError.
+struct InvalidStateError : Error {
+  using Error::Error;
+};
+/// Python: concurrent.futures.process.BrokenProcessPool (a BrokenExecutor).
+struct BrokenExecutor : Error {
+  using Error::Error;
+};
+struct BrokenProcessPool : BrokenExecutor {
+  using BrokenExecutor::BrokenExecutor;
+};
+/// Python: threading.BrokenBarrierError.
+struct BrokenBarrierError : Error {
+  using Error::Error;
+};
+/// Python: RuntimeError — threading raises it for misuse (releasing an
+/// un-acquired lock, starting a thread twice).
+struct RuntimeError : Error {
+  using Error::Error;
+};
+
+/// Python: queue.Empty, queue.Full, queue.ShutDown (3.13), re-exported by
+/// mpx::queue and the process queues. Closed: mpx's Queue::close() seen by a
+/// consumer once the queue is drained (Python has no equivalent).
+namespace queue {
+struct Empty : Error {
+  using Error::Error;
+};
+struct Full : Error {
+  using Error::Error;
+};
+struct ShutDown : Error {
+  using Error::Error;
+};
+}  // namespace queue
+struct Closed : Error {
+  using Error::Error;
+};
+
 /// Thrown by mpx::exit(code) inside a Process to unwind to the process's
 /// bootstrap, which exits with `code` — Python's SystemExit. Deliberately not
 /// an mpx::Error: `catch (const mpx::Error&)` must not swallow an exit.

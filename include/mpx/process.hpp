@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "mpx/detail/deadline.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx {
@@ -103,9 +104,10 @@ class Process {
   void join() const;
   /// Waits at most `timeout`. Returns whether the child has exited (Python
   /// returns None; check exitcode() there).
+  /// A negative timeout is zero, as in Python: one look, no wait.
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) const {
-    return join_for_ns(std::chrono::ceil<std::chrono::nanoseconds>(timeout).count());
+    return join_until(detail::Deadline::after(timeout));
   }
 
   /// Python: Process.is_alive(). Reaps the child if it has exited.
@@ -146,7 +148,7 @@ class Process {
   friend std::vector<Process> active_children();
   explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;
   void set_target(std::function<void()> target);
-  bool join_for_ns(long long timeout_ns) const;
+  bool join_until(detail::Deadline deadline) const;
 
   std::shared_ptr<detail::ProcessState> state_;
 };

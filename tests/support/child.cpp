@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "mpx/process.hpp"
 
@@ -57,6 +60,36 @@ std::string capture_stdout(const std::function<void()>& fn) {
   while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   return out;
+}
+
+ChildGuard::~ChildGuard() {
+  for (auto& p : procs_) {
+    if (p.closed() || p.pid() == 0) continue;
+    if (p.is_alive()) {
+      p.kill();
+      p.join();
+    }
+  }
+}
+
+bool in_active_children(const mpx::Process& p) {
+  if (p.pid() == 0) return false;
+  auto kids = mpx::active_children();
+  return std::any_of(kids.begin(), kids.end(), [&](const mpx::Process& c) { return c.pid() == p.pid(); });
+}
+
+bool wait_until_sleeping(int pid) {
+  using namespace std::chrono_literals;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (proc_state(pid) == 'S') return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+void block_forever() {
+  for (;;) ::pause();
 }
 
 }  // namespace mpx::test
