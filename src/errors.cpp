@@ -25,6 +25,10 @@ namespace detail {
       throw BrokenPipeError(err, message);
     case ECONNRESET:
       throw ConnectionResetError(err, message);
+    case ENOENT:
+      throw FileNotFoundError(err, message);
+    case EEXIST:
+      throw FileExistsError(err, message);
     default:
       throw OSError(err, message);
   }

@@ -45,10 +45,22 @@ struct BrokenPipeError : OSError {
 struct ConnectionResetError : OSError {
   using OSError::OSError;
 };
+/// Python: FileNotFoundError (ENOENT) — e.g. attaching to a SharedMemory name that does not exist.
+struct FileNotFoundError : OSError {
+  using OSError::OSError;
+};
+/// Python: FileExistsError (EEXIST) — e.g. creating a SharedMemory under a name in use.
+struct FileExistsError : OSError {
+  using OSError::OSError;
+};
 
 /// Python: ValueError — an argument or an object state that is not allowed
 /// (closing a running process, releasing an unlocked lock).
 struct ValueError : Error {
+  using Error::Error;
+};
+/// Python: IndexError — a sequence index out of range (ShareableList).
+struct IndexError : Error {
   using Error::Error;
 };
 /// Python: AssertionError — multiprocessing raises it for misuse such as

@@ -14,3 +14,4 @@
 #include "mpx/connection.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
+#include "mpx/synchronize.hpp"

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "mpx/detail/shared_object.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx::detail {
@@ -125,6 +126,7 @@ int fork_and_run(const std::function<int()>& child_main) {
   if (pid < 0) throw_os_error("fork");
   if (pid == 0) {
     int code = child_main();
+    release_all_shared_blocks();  // this process touches no shared object again
     ::_exit(code);
   }
   return pid;

@@ -71,6 +71,15 @@ Fd Fd::open(const char* path, int flags, unsigned mode) {
   return fd;
 }
 
+Fd Fd::shm_open(const char* name, int flags, unsigned mode) {
+  Fd fd;
+  do {
+    fd.reset(::shm_open(name, flags | O_CLOEXEC, static_cast<mode_t>(mode)));
+  } while (!fd && errno == EINTR);
+  if (!fd) throw_os_error(std::string("shm_open ") + name);
+  return fd;
+}
+
 bool wait_readable(int fd, int timeout_ms) {
   auto deadline = timeout_ms < 0 ? Deadline::never() : Deadline::after(std::chrono::milliseconds(timeout_ms));
   for (;;) {

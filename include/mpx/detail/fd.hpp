@@ -48,6 +48,9 @@ class Fd {
   static Fd eventfd(unsigned initial = 0, bool nonblocking = false);
   static Fd pidfd_open(int pid);  ///< pollable: readable when `pid` exits
   static Fd open(const char* path, int flags, unsigned mode = 0);
+  /// A POSIX shared-memory object (/dev/shm/<name>); `name` starts with '/'.
+  /// Throws FileNotFoundError / FileExistsError as Python's shm_open does.
+  static Fd shm_open(const char* name, int flags, unsigned mode = 0600);
 
  private:
   int fd_ = -1;

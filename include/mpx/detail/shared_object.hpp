@@ -1,0 +1,79 @@
+// mpx/detail/shared_object.hpp — a handle to an object living in the shared arena.
+//
+//   struct EventState { std::atomic<uint32_t> flag; };
+//   detail::Shared<EventState> st = detail::Shared<EventState>::make();
+//   st->flag.store(1);                      // seen by every fork child
+//
+// Who frees the block: each process that can reach the object holds one
+// count in the block's header. The creator starts with one; every fork takes
+// one more for each object the parent has (pthread_atfork prepare handler,
+// through a per-process registry); a process gives its count back when its
+// last handle goes, or when an mpx child ends (children.cpp). The last count
+// frees the block. A process killed by SIGKILL never gives its count back:
+// the block then lives until the arena itself goes, with the last process —
+// a bounded leak, never a use-after-free.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "mpx/detail/arena.hpp"
+
+namespace mpx::detail {
+
+/// The untyped part: one registered block of the shared arena.
+class SharedBlock {
+ public:
+  /// Allocates `bytes` plus a header in Arena::shared() and registers it.
+  explicit SharedBlock(std::size_t bytes);
+  ~SharedBlock();
+  SharedBlock(const SharedBlock&) = delete;
+  SharedBlock& operator=(const SharedBlock&) = delete;
+
+  void* data() const noexcept { return data_; }
+  std::uint64_t offset() const noexcept { return offset_; }
+  bool released() const noexcept { return released_; }
+  /// Gives this process's count back (once); frees the block if it was the last.
+  void give_back() noexcept;
+
+ private:
+  std::uint64_t offset_;
+  std::size_t bytes_;
+  void* data_;
+  bool released_ = false;
+};
+
+/// Gives back this process's count on every registered block: an mpx child
+/// that has finished run() uses none of them again.
+void release_all_shared_blocks() noexcept;
+/// Called in a fork child (by the atfork handler).
+void shared_blocks_after_fork_in_child() noexcept;
+
+/// A typed, copyable handle: copies in one process share one count.
+template <class T>
+class Shared {
+ public:
+  Shared() = default;
+  template <class... Args>
+  static Shared make(Args&&... args) {
+    static_assert(std::is_standard_layout_v<T>, "shared state must be standard layout");
+    Shared s;
+    s.block_ = std::make_shared<SharedBlock>(sizeof(T));
+    s.ptr_ = new (s.block_->data()) T(std::forward<Args>(args)...);
+    return s;
+  }
+  T* get() const noexcept { return ptr_; }
+  T* operator->() const noexcept { return ptr_; }
+  T& operator*() const noexcept { return *ptr_; }
+  explicit operator bool() const noexcept { return ptr_ != nullptr; }
+
+ private:
+  std::shared_ptr<SharedBlock> block_;
+  T* ptr_ = nullptr;
+};
+
+}  // namespace mpx::detail

@@ -1,0 +1,95 @@
+// The cross-process reference counts of shared objects (detail/shared_object.hpp).
+#include "mpx/detail/shared_object.hpp"
+
+#include <pthread.h>
+
+#include <mutex>
+#include <unordered_set>
+
+namespace mpx::detail {
+
+namespace {
+
+struct BlockHeader {
+  std::atomic<std::uint32_t> processes;  // processes holding a count
+};
+constexpr std::size_t kHeader = 64;  // keeps the object 64-byte aligned
+static_assert(sizeof(BlockHeader) <= kHeader);
+
+struct Registry {
+  std::mutex mu;
+  std::unordered_set<SharedBlock*> blocks;
+};
+
+Registry* g_registry = nullptr;  // leaked: used at fork and from exit paths
+
+BlockHeader* header_at(std::uint64_t offset) { return Arena::shared().at<BlockHeader>(offset); }
+
+// Around every fork (mpx's or the program's own): the counts for the child
+// are taken *before* fork, under the registry lock, so no thread of the
+// parent can free a block between the fork and the child's count.
+void before_fork() {
+  g_registry->mu.lock();
+  for (auto* b : g_registry->blocks) {
+    if (!b->released()) header_at(b->offset())->processes.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+void after_fork_parent() { g_registry->mu.unlock(); }
+void after_fork_child() { shared_blocks_after_fork_in_child(); }
+
+Registry& registry() {
+  static bool once = [] {
+    g_registry = new Registry;
+    ::pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    return true;
+  }();
+  (void)once;
+  return *g_registry;
+}
+
+}  // namespace
+
+SharedBlock::SharedBlock(std::size_t bytes) : bytes_(bytes + kHeader) {
+  auto& arena = Arena::shared();
+  offset_ = arena.allocate(bytes_);
+  new (arena.at<void>(offset_)) BlockHeader{};
+  header_at(offset_)->processes.store(1, std::memory_order_relaxed);
+  data_ = arena.at<std::byte>(offset_ + kHeader);
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.blocks.insert(this);
+}
+
+SharedBlock::~SharedBlock() {
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    r.blocks.erase(this);
+  }
+  give_back();
+}
+
+void SharedBlock::give_back() noexcept {
+  if (released_) return;
+  released_ = true;
+  if (header_at(offset_)->processes.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    Arena::shared().deallocate(offset_, bytes_);
+  }
+}
+
+void release_all_shared_blocks() noexcept {
+  if (!g_registry) return;
+  std::lock_guard lock(g_registry->mu);
+  for (auto* b : g_registry->blocks) b->give_back();
+}
+
+void shared_blocks_after_fork_in_child() noexcept {
+  // The copied registry mutex is held (by the forking thread, in
+  // before_fork): start a fresh registry with the same blocks. Their counts
+  // for this child were taken before the fork.
+  auto* fresh = new Registry;
+  fresh->blocks = std::move(g_registry->blocks);
+  g_registry = fresh;
+}
+
+}  // namespace mpx::detail

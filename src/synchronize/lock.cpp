@@ -1,0 +1,124 @@
+// Lock and RLock: one futex word holding the owner's tid (sync_state.hpp).
+#include <string>
+
+#include "mpx/detail/futex.hpp"
+#include "mpx/synchronize.hpp"
+
+namespace mpx {
+
+using detail::Deadline;
+using detail::kTidMask;
+using detail::kWaiters;
+using detail::LockState;
+using detail::SyncFlavor;
+
+namespace {
+
+[[noreturn]] void throw_flavored(SyncFlavor f, const char* process_msg, const char* thread_msg, bool assertion) {
+  if (f == SyncFlavor::Thread) throw RuntimeError(thread_msg);
+  if (assertion) throw AssertionError(process_msg);
+  throw ValueError(process_msg);
+}
+
+enum class Got { Acquired, TookOver, TimedOut };
+
+// The slow path: spin briefly, then sleep on the word in slices of
+// kOwnerCheck; after each slice, take the lock over if its holder died.
+Got acquire_slow(LockState& st, std::uint32_t me, Deadline deadline) {
+  for (int i = detail::spin_budget(); i > 0; --i) {
+    detail::cpu_relax();
+    std::uint32_t expected = 0;
+    if (st.word.load(std::memory_order_relaxed) == 0 &&
+        st.word.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+      return Got::Acquired;
+    }
+  }
+  for (;;) {
+    std::uint32_t v = st.word.load(std::memory_order_relaxed);
+    if (v == 0) {
+      // Take it with the waiters bit: others may still sleep on the word.
+      if (st.word.compare_exchange_weak(v, me | kWaiters, std::memory_order_acquire, std::memory_order_relaxed)) {
+        return Got::Acquired;
+      }
+      continue;
+    }
+    if (!(v & kWaiters) &&
+        !st.word.compare_exchange_weak(v, v | kWaiters, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      continue;
+    }
+    if (deadline.expired()) return Got::TimedOut;
+    auto slice = Deadline::after(kOwnerCheck);
+    bool final_slice = !deadline.is_never() && deadline.ns() <= slice.ns();
+    bool woken = detail::futex_wait(st.word, v | kWaiters, final_slice ? deadline : slice);
+    if (woken) continue;
+    if (st.flavor == SyncFlavor::Process) {
+      std::uint32_t holder = v & kTidMask;
+      std::uint32_t cur = st.word.load(std::memory_order_relaxed);
+      if ((cur & kTidMask) == holder && !detail::tid_alive(holder)) {
+        // Exactly one waiter wins this CAS; it now holds the lock.
+        if (st.word.compare_exchange_strong(cur, me | kWaiters, std::memory_order_acquire, std::memory_order_relaxed)) {
+          return Got::TookOver;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Lock::Lock() : Lock(SyncFlavor::Process, false) {}
+
+Lock::Lock(SyncFlavor flavor, bool recursive) : st_(detail::Shared<LockState>::make()) {
+  st_->flavor = flavor;
+  st_->recursive = recursive ? 1 : 0;
+}
+
+bool Lock::acquire(bool block) { return acquire_until(block ? Deadline::never() : Deadline::now()); }
+
+bool Lock::acquire_until(Deadline deadline) {
+  LockState& st = *st_;
+  const std::uint32_t me = detail::this_tid();
+  std::uint32_t seen = 0;
+  Got got = Got::Acquired;
+  if (!st.word.compare_exchange_strong(seen, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+    if (st.recursive && (seen & kTidMask) == me) {
+      ++st.count;
+      return true;
+    }
+    got = acquire_slow(st, me, deadline);
+    if (got == Got::TimedOut) return false;
+  }
+  // We hold it: the holder's fields are ours to write.
+  st.count = 1;
+  st.owner_died.store(got == Got::TookOver ? 1 : 0, std::memory_order_relaxed);
+  return true;
+}
+
+void Lock::release() {
+  LockState& st = *st_;
+  std::uint32_t v = st.word.load(std::memory_order_relaxed);
+  if (st.recursive) {
+    if (v == 0 || (v & kTidMask) != detail::this_tid()) {
+      throw_flavored(st.flavor, "attempt to release recursive lock not owned by thread",
+                     "cannot release un-acquired lock", true);
+    }
+    if (--st.count > 0) return;
+  } else if (v == 0) {
+    throw_flavored(st.flavor, "semaphore or lock released too many times", "release unlocked lock", false);
+  }
+  if (st.word.exchange(0, std::memory_order_release) & kWaiters) detail::futex_wake(st.word, 1);
+}
+
+bool Lock::locked() const noexcept { return st_->word.load(std::memory_order_relaxed) != 0; }
+
+bool Lock::owner_died() const noexcept { return st_->owner_died.load(std::memory_order_relaxed) != 0; }
+
+RLock::RLock() : Lock(SyncFlavor::Process, true) {}
+RLock::RLock(SyncFlavor flavor) : Lock(flavor, true) {}
+
+std::uint32_t RLock::count() const noexcept {
+  std::uint32_t v = st_->word.load(std::memory_order_relaxed);
+  return v != 0 && (v & kTidMask) == detail::this_tid() ? st_->count : 0;
+}
+
+}  // namespace mpx
