@@ -83,7 +83,7 @@ void child(mpx::Connection& conn, mpx::Connection& parent_end) {
 
   // Raw bytes until the parent hangs up.
   for (;;) {
-    std::vector<std::byte> bytes;
+    mpx::Bytes bytes;
     try {
       bytes = conn.recv_bytes();
     } catch (const mpx::EOFError&) {

@@ -259,9 +259,9 @@ std::span<const std::byte> Connection::recv_frame(std::optional<std::size_t> max
   return {big_.get(), n};
 }
 
-std::vector<std::byte> Connection::recv_bytes(std::optional<std::size_t> maxlength) {
+Bytes Connection::recv_bytes(std::optional<std::size_t> maxlength) {
   std::uint64_t n = read_header(maxlength);
-  std::vector<std::byte> out(n);
+  Bytes out(n);  // not zero-filled: read_exact overwrites every byte
   read_exact(out);
   return out;
 }
@@ -270,7 +270,7 @@ std::size_t Connection::recv_bytes_into(std::span<std::byte> buffer, std::size_t
   if (offset > buffer.size()) throw ValueError("offset too large");
   std::uint64_t n = read_header(std::nullopt);
   if (n > buffer.size() - offset) {
-    std::vector<std::byte> message(n);
+    Bytes message(n);
     read_exact(message);
     throw BufferTooShort(std::move(message));
   }

@@ -6,7 +6,7 @@
 
 namespace mpx {
 
-BufferTooShort::BufferTooShort(std::vector<std::byte> message)
+BufferTooShort::BufferTooShort(Bytes message)
     : ProcessError("BufferTooShort: the buffer is too small for a message of " + std::to_string(message.size()) +
                    " bytes"),
       message_(std::move(message)) {}

@@ -45,6 +45,17 @@ std::shared_ptr<ProcessState>& parent_state() {
   static auto* st = new std::shared_ptr<ProcessState>();
   return *st;
 }
+// In a child: what it knew of its parent at start. parent_process() builds
+// the parent's state from these on first use, so a child that never asks
+// pays nothing for it (process start is page-fault bound on this VM).
+struct ParentAtStart {
+  std::shared_ptr<ProcessState> creator;  // the parent's own "current" state
+  int pid = 0;
+};
+ParentAtStart& parent_at_start() {
+  static auto* p = new ParentAtStart;
+  return *p;
+}
 // The handle current_process() returns; made on first use.
 Process* g_current = nullptr;
 
@@ -86,18 +97,10 @@ void check_not_closed(const ProcessState& st) {
 }
 
 // The child's side of start(): become the current process, run, report.
-int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st) {
-  auto parent = std::make_shared<ProcessState>();
-  parent->kind = ProcessState::Kind::Parent;
-  parent->name = current_state()->name;
-  parent->started = true;
-  parent->pid = ::getppid();
-  try {
-    parent->pidfd = detail::Fd::pidfd_open(parent->pid);
-  } catch (const Error&) {
-    // The parent is already gone: parent_process().is_alive() will say so.
-  }
-  parent_state() = std::move(parent);
+int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent_pid) {
+  parent_at_start().creator = current_state();
+  parent_at_start().pid = parent_pid;
+  parent_state().reset();
 
   st->kind = ProcessState::Kind::Current;
   st->pid = ::getpid();
@@ -164,7 +167,9 @@ void Process::start() {
   }
   detail::live_children();  // Python's _cleanup(): reap what has finished
   try {
-    detail::popen_fork(st, state_, [this] { return bootstrap(*this, state_); });
+    const int parent_pid = static_cast<int>(::getpid());
+    parent_at_start();  // made here, so the child writes no fresh heap page for it
+    detail::popen_fork(st, state_, [this, parent_pid] { return bootstrap(*this, state_, parent_pid); });
   } catch (...) {
     std::lock_guard lock(st.mu);
     st.started = false;
@@ -321,7 +326,24 @@ Process& current_process() {
 }
 
 std::optional<Process> parent_process() {
-  if (!parent_state()) return std::nullopt;
+  auto& at_start = parent_at_start();
+  if (!at_start.creator) return std::nullopt;  // the main process
+  if (!parent_state()) {
+    auto parent = std::make_shared<ProcessState>();
+    parent->kind = ProcessState::Kind::Parent;
+    parent->name = at_start.creator->name;
+    parent->started = true;
+    parent->pid = at_start.pid;
+    // Still our parent, so its pid cannot have been reused: safe to watch.
+    // Otherwise it is gone, and is_alive() says so (no pidfd).
+    if (::getppid() == at_start.pid) {
+      try {
+        parent->pidfd = detail::Fd::pidfd_open(at_start.pid);
+      } catch (const Error&) {
+      }
+    }
+    parent_state() = std::move(parent);
+  }
   return Process(parent_state());
 }
 

@@ -10,7 +10,7 @@ TEST(Errors, EveryErrorIsAnMpxError) {
   EXPECT_THROW(throw mpx::TimeoutError("t"), mpx::Error);
   EXPECT_THROW(throw mpx::EOFError("e"), mpx::Error);
   EXPECT_THROW(throw mpx::AuthenticationError("a"), mpx::ProcessError);
-  EXPECT_THROW(throw mpx::BufferTooShort({}), mpx::ProcessError);
+  EXPECT_THROW(throw mpx::BufferTooShort(mpx::Bytes{}), mpx::ProcessError);
   EXPECT_THROW(throw mpx::DecodeError("d"), mpx::Error);
   EXPECT_THROW(throw mpx::RemoteError("ValueError", "x"), mpx::Error);
   EXPECT_THROW(throw mpx::WorkerLost("lost", -9), mpx::ProcessError);
@@ -50,7 +50,7 @@ TEST(Errors, RemoteErrorKeepsTypeAndMessage) {
 }
 
 TEST(Errors, BufferTooShortCarriesTheMessage) {
-  std::vector<std::byte> msg(5, std::byte{7});
+  mpx::Bytes msg(5, std::byte{7});
   mpx::BufferTooShort e(msg);
   EXPECT_EQ(e.message(), msg);
 }

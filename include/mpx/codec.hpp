@@ -93,6 +93,8 @@ void encode_append(const T& value, std::vector<std::byte>& out) {
 template <class T>
 std::vector<std::byte> encode(const T& value) {
   std::vector<std::byte> out;
+  // One allocation for small values instead of one per field.
+  if constexpr (!detail::kBytewise<T>) out.reserve(64);
   encode_append(value, out);
   return out;
 }

@@ -86,7 +86,7 @@ class Connection {
   /// Python: Connection.recv_bytes(maxlength=None).
   /// Throws: OSError("bad message length") if the message is longer than
   ///   `maxlength` (the connection is then no longer readable); EOFError.
-  std::vector<std::byte> recv_bytes(std::optional<std::size_t> maxlength = {});
+  Bytes recv_bytes(std::optional<std::size_t> maxlength = {});
   /// Receives into buffer[offset:] and returns the message length, without
   /// allocating. Python: Connection.recv_bytes_into(buffer, offset=0)
   /// Throws: BufferTooShort (carrying the whole message) if it does not fit;

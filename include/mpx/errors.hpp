@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mpx/detail/bytes.hpp"
+
 namespace mpx {
 
 /// Root of every exception mpx throws.
@@ -89,11 +91,11 @@ struct AuthenticationError : ProcessError {
 /// buffer too small for the message. The message is kept in message().
 class BufferTooShort : public ProcessError {
  public:
-  explicit BufferTooShort(std::vector<std::byte> message);
-  const std::vector<std::byte>& message() const noexcept { return message_; }
+  explicit BufferTooShort(Bytes message);
+  const Bytes& message() const noexcept { return message_; }
 
  private:
-  std::vector<std::byte> message_;
+  Bytes message_;
 };
 
 /// Bytes that cannot be decoded as the requested type: truncated, garbage,

@@ -118,15 +118,19 @@ int fork_and_run(const std::function<int()>& child_main) {
     std::lock_guard lock(r.mu);
     pid = ::fork();
     if (pid == 0) {
-      // The child: its parent's children are not its own. The old registry
-      // (and its possibly-held mutex) is abandoned, not destroyed.
-      g_registry = new Registry;
+      // The child: its parent's children are not its own. Forget them
+      // without touching them (no destructor runs, no page of theirs is
+      // written); the mutex is ours, released by `lock` below.
+      new (&r.children) std::vector<std::shared_ptr<ProcessState>>();
     }
   }
   if (pid < 0) throw_os_error("fork");
   if (pid == 0) {
     int code = child_main();
     release_all_shared_blocks();  // this process touches no shared object again
+    // exit_group via syscall(): _exit would be this process's first call of
+    // it, a lazy-binding fault; syscall() was bound in the parent.
+    ::syscall(SYS_exit_group, code);
     ::_exit(code);
   }
   return pid;

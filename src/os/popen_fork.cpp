@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,13 +27,16 @@ void flush_stdio() {
 }
 
 // Python's child replaces stdin with /dev/null (process._close_stdin), so
-// children never fight the parent for terminal input.
+// children never fight the parent for terminal input. Through syscall()
+// rather than open()/dup2(): syscall() is already bound in the parent, so the
+// child does not fault in lazy-binding resolutions of its own (process start
+// is page-fault bound on this VM).
 void stdin_to_devnull() {
-  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  long fd = ::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   if (fd != STDIN_FILENO) {
-    ::dup2(fd, STDIN_FILENO);
-    ::close(fd);
+    ::syscall(SYS_dup3, fd, STDIN_FILENO, 0);
+    ::syscall(SYS_close, fd);
   }
 }
 
