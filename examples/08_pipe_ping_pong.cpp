@@ -31,6 +31,7 @@
 // bytes with send_bytes/recv_bytes.
 #include <algorithm>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,7 @@ struct Order {
   }
 };
 
-std::string as_string(const std::vector<std::byte>& bytes) {
+std::string as_string(std::span<const std::byte> bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
