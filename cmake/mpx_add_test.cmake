@@ -1,4 +1,8 @@
-# mpx_add_test(NAME name SOURCES a.cpp ... [LABEL unit|conformance|fault|fuzz|thread] [TIMEOUT s])
+# mpx_add_test(NAME name SOURCES a.cpp ... [LABEL unit|conformance|fault|fuzz|thread] [TIMEOUT s] [SHM])
+#
+# SHM: the test makes named /dev/shm segments. Such tests run one at a time
+# (RESOURCE_LOCK dev_shm), and only they have the leak guard check /dev/shm,
+# which is shared by every process of the machine.
 #
 # The one way a test is registered: every test gets a ctest TIMEOUT (nothing
 # can hang CI) and one label (make test selects label `thread`, the tests of
@@ -9,7 +13,7 @@ include(GoogleTest)
 find_package(GTest REQUIRED)
 
 function(mpx_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT;LABEL" "SOURCES" ${ARGN})
+  cmake_parse_arguments(T "SHM" "NAME;TIMEOUT;LABEL" "SOURCES" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 60)
   endif()
@@ -19,7 +23,10 @@ function(mpx_add_test)
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE mpx::mpx mpx_test_support GTest::gtest GTest::gmock mpx_warnings)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  if(T_SHM)
+    set(shm_properties RESOURCE_LOCK dev_shm ENVIRONMENT MPX_TEST_CHECK_SHM=1)
+  endif()
   gtest_discover_tests(${T_NAME}
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS ${T_LABEL}
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS ${T_LABEL} ${shm_properties}
     DISCOVERY_TIMEOUT 30)
 endfunction()

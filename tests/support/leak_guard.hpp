@@ -2,7 +2,8 @@
 //
 // Installed for every test binary by tests/support/main.cpp: before each test
 // it records this process's open descriptors, its children (zombies
-// included) and the entries of /dev/shm; after the test, anything new is a
+// included) and, for tests registered with SHM, the entries of /dev/shm;
+// after the test, anything new is a
 // failure naming what leaked.
 #pragma once
 
