@@ -28,5 +28,5 @@ function(mpx_add_test)
   endif()
   gtest_discover_tests(${T_NAME}
     PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS ${T_LABEL} ${shm_properties}
-    DISCOVERY_TIMEOUT 30)
+    NO_PRETTY_TYPES NO_PRETTY_VALUES DISCOVERY_TIMEOUT 30)
 endfunction()

@@ -14,6 +14,7 @@
 
 #include "os/children.hpp"
 #include "os/popen_fork.hpp"
+#include "threading_registry.hpp"
 
 namespace mpx {
 
@@ -127,8 +128,10 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent
     code = 1;
   }
   detail::in_bootstrap() = false;
-  // Python's _bootstrap ends with util._exit_function(): the child's own
-  // children are terminated (daemons) and joined before it exits.
+  // Python's _bootstrap ends with threading._shutdown() and
+  // util._exit_function(): the child's non-daemon threads are joined, its own
+  // children terminated (daemons) and joined, before it exits.
+  detail::threading_shutdown();
   detail::exit_children();
   return code;
 }

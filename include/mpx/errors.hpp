@@ -149,6 +149,10 @@ struct BrokenProcessPool : BrokenExecutor {
 struct BrokenBarrierError : Error {
   using Error::Error;
 };
+/// Python: AttributeError — e.g. get_lock() on a Value made with lock=False.
+struct AttributeError : Error {
+  using Error::Error;
+};
 /// Python: RuntimeError — threading raises it for misuse (releasing an
 /// un-acquired lock, starting a thread twice).
 struct RuntimeError : Error {

@@ -14,4 +14,7 @@
 #include "mpx/connection.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
+#include "mpx/shared_memory.hpp"
+#include "mpx/sharedctypes.hpp"
 #include "mpx/synchronize.hpp"
+#include "mpx/threading.hpp"

@@ -53,9 +53,11 @@ class Lock {
   /// Python: acquire(block=True, timeout=None). Returns whether it was acquired.
   /// Blocks: until acquired if `block`; never otherwise.
   bool acquire(bool block = true);
-  /// Python: acquire(timeout=t). A negative timeout does not wait.
+  /// Python: acquire(timeout=t). A negative timeout does not wait
+  /// (threading flavour: ValueError, as threading raises).
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    check_timeout(timeout < timeout.zero());
     return acquire_until(detail::Deadline::after(timeout));
   }
   /// Python: release(). On an RLock, undoes one level of the owner's acquire.
@@ -65,6 +67,8 @@ class Lock {
 
   /// Whether some thread of some process holds it. Python: threading.Lock.locked().
   bool locked() const noexcept;
+  /// Whether the calling thread holds it (Python's RLock._is_owned()).
+  bool owned_by_caller() const noexcept;
   /// True when the current holding was taken over from a holder that died
   /// holding it (beyond Python). Reset by the next acquire.
   bool owner_died() const noexcept;
@@ -82,6 +86,7 @@ class Lock {
 
  protected:
   explicit Lock(detail::SyncFlavor flavor, bool recursive);
+  void check_timeout(bool negative) const;
 
   friend class Condition;
   detail::Shared<detail::LockState> st_;
@@ -105,7 +110,8 @@ class RLock : public Lock {
 /// Python: multiprocessing.Semaphore(value=1).
 class Semaphore {
  public:
-  explicit Semaphore(std::uint32_t value = 1);
+  /// Throws: ValueError("semaphore initial value must be >= 0") if negative.
+  explicit Semaphore(int value = 1);
 
   bool acquire(bool block = true);
   template <class Rep, class Period>
@@ -117,8 +123,8 @@ class Semaphore {
   void release(std::uint32_t n = 1);
   /// Python: get_value().
   std::uint32_t get_value() const noexcept;
-  /// True when the last acquire by this handle recovered a slot from a dead holder.
-  bool owner_died() const noexcept { return owner_died_; }
+  /// True when the last acquire recovered a slot from a holder whose process died.
+  bool owner_died() const noexcept;
 
   void lock() { acquire(); }
   bool try_lock() { return acquire(false); }
@@ -127,20 +133,19 @@ class Semaphore {
   bool acquire_until(detail::Deadline deadline);
 
  protected:
-  Semaphore(std::uint32_t value, std::uint32_t maxvalue, bool bounded, detail::SyncFlavor flavor);
+  Semaphore(int value, std::uint32_t maxvalue, bool bounded, detail::SyncFlavor flavor);
 
  private:
   detail::Shared<detail::SemaphoreState> st_;
-  bool owner_died_ = false;
 };
 
 /// Python: multiprocessing.BoundedSemaphore(value=1).
 class BoundedSemaphore : public Semaphore {
  public:
-  explicit BoundedSemaphore(std::uint32_t value = 1);
+  explicit BoundedSemaphore(int value = 1);
 
  protected:
-  BoundedSemaphore(std::uint32_t value, detail::SyncFlavor flavor);
+  BoundedSemaphore(int value, detail::SyncFlavor flavor);
 };
 
 /// Python: multiprocessing.Event.
@@ -224,7 +229,8 @@ class Condition {
 /// Python: multiprocessing.Barrier(parties, action=None, timeout=None).
 class Barrier {
  public:
-  explicit Barrier(std::uint32_t parties, std::function<void()> action = {},
+  /// Throws: ValueError("parties must be > 0").
+  explicit Barrier(int parties, std::function<void()> action = {},
                    std::optional<std::chrono::duration<double>> timeout = std::nullopt);
 
   /// Python: wait(timeout=None) — returns this party's index, 0..parties-1.
@@ -269,11 +275,11 @@ class RLock : public mpx::RLock {
 };
 class Semaphore : public mpx::Semaphore {
  public:
-  explicit Semaphore(std::uint32_t value = 1) : mpx::Semaphore(value, 0, false, detail::SyncFlavor::Thread) {}
+  explicit Semaphore(int value = 1) : mpx::Semaphore(value, 0, false, detail::SyncFlavor::Thread) {}
 };
 class BoundedSemaphore : public mpx::BoundedSemaphore {
  public:
-  explicit BoundedSemaphore(std::uint32_t value = 1) : mpx::BoundedSemaphore(value, detail::SyncFlavor::Thread) {}
+  explicit BoundedSemaphore(int value = 1) : mpx::BoundedSemaphore(value, detail::SyncFlavor::Thread) {}
 };
 class Condition : public mpx::Condition {
  public:

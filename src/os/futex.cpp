@@ -44,11 +44,15 @@ int futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
   return rc < 0 ? 0 : static_cast<int>(rc);
 }
 
-int spin_budget() noexcept {
-  // ~1000 pause rounds bring a cross-process hand-off from ~20 µs to ~0.1 µs
-  // here (PLATFORM.md §3); on a single CPU spinning only delays the waker.
-  static const int budget = std::thread::hardware_concurrency() > 1 ? 1000 : 0;
-  return budget;
-}
+namespace {
+// ~1000 pause rounds bring a cross-process hand-off from ~20 µs to ~0.1 µs
+// here (PLATFORM.md §3); on a single CPU spinning only delays the waker.
+// Computed at static initialisation, not in a function-local static: a fork
+// taken while another thread sat in that static's guard would leave the
+// child blocked on it forever.
+const int g_spin_budget = std::thread::hardware_concurrency() > 1 ? 1000 : 0;
+}  // namespace
+
+int spin_budget() noexcept { return g_spin_budget; }
 
 }  // namespace mpx::detail

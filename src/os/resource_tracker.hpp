@@ -8,6 +8,7 @@
 // its diagram are at the top of resource_tracker.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +28,20 @@ void ensure_running();
 /// Throws: OSError(ENOSPC) if the table is full.
 void register_segment(std::string_view posix_name, shm::Identity id);
 
-/// Forgets one registration of `posix_name` with identity `id`, if this
-/// program has one (no-op otherwise). Called after every successful unlink.
+/// Registering a segment being created, without a window for SIGKILL:
+/// reserve() before shm_open(O_CREAT | O_EXCL), publish() once it succeeded,
+/// cancel() if it failed. A process killed between the two leaves a
+/// "creating" slot, which the tracker reaps only if the name then names an
+/// object of size 0 — created, never sized: ours.
+/// Throws: OSError(ENOSPC) if the table is full.
+std::uint32_t reserve(std::string_view posix_name);
+void publish(std::uint32_t slot, shm::Identity id) noexcept;
+void cancel(std::uint32_t slot) noexcept;
+
+/// Forgets every registration of `posix_name` with identity `id` in this
+/// program (no-op if none). Called after every successful unlink: the name
+/// is gone, and the tracker must not unlink it again when it names another
+/// block.
 void unregister_segment(std::string_view posix_name, shm::Identity id) noexcept;
 
 // Seams for tests and tools.

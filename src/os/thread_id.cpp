@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 
 #include "mpx/detail/sync_state.hpp"
@@ -11,10 +12,14 @@ namespace mpx::detail {
 
 namespace {
 thread_local std::uint32_t t_tid = 0;
+std::atomic<std::uint32_t> g_pid{0};
 
 // A fork child's only thread keeps the forking thread's TLS, whose cached tid
-// is the parent's: forget it.
-void reset_tid_in_child() { t_tid = 0; }
+// is the parent's, and the parent's cached pid: forget both.
+void reset_tid_in_child() {
+  t_tid = 0;
+  g_pid.store(0, std::memory_order_relaxed);
+}
 const bool g_atfork = [] {
   ::pthread_atfork(nullptr, nullptr, reset_tid_in_child);
   return true;
@@ -22,16 +27,24 @@ const bool g_atfork = [] {
 }  // namespace
 
 std::uint32_t this_tid() noexcept {
-  if (t_tid == 0) t_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid)) & kTidMask;
+  if (t_tid == 0) t_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
   return t_tid;
 }
 
-bool tid_alive(std::uint32_t tid) noexcept {
-  // /proc/<tid> exists for every live thread of the pid namespace (hidden
-  // from listings for non-leaders, but reachable). A process killed but not
-  // yet reaped keeps a zombie leader: its state is Z, and it holds nothing.
+std::uint32_t this_pid() noexcept {
+  std::uint32_t pid = g_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    pid = static_cast<std::uint32_t>(::getpid()) & kPidMask;
+    g_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
+bool process_alive(std::uint32_t pid) noexcept {
+  // A process killed but not yet reaped is a zombie: state Z, and it holds
+  // nothing any more.
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/%u/stat", tid);
+  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
   std::FILE* f = std::fopen(path, "re");
   if (!f) return false;
   char buf[512];

@@ -16,11 +16,11 @@ namespace {
 constexpr std::int32_t kFilling = 0, kDraining = 1, kResetting = -1, kBroken = -2;
 }
 
-Barrier::Barrier(std::uint32_t parties, std::function<void()> action,
-                 std::optional<std::chrono::duration<double>> timeout)
-    : st_(detail::Shared<BarrierState>::make()), action_(std::move(action)) {
-  if (parties < 1) throw ValueError("parties must be >= 1");
-  st_->parties = parties;
+Barrier::Barrier(int parties, std::function<void()> action, std::optional<std::chrono::duration<double>> timeout)
+    : action_(std::move(action)) {
+  if (parties < 1) throw ValueError("parties must be > 0");
+  st_ = detail::Shared<BarrierState>::make();
+  st_->parties = static_cast<std::uint32_t>(parties);
   if (timeout) st_->default_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
 }
 
@@ -36,9 +36,9 @@ std::uint32_t Barrier::wait_until(Deadline deadline) {
   // Block while the barrier drains or resets (Python's _enter).
   while (st.state == kDraining || st.state == kResetting) cond_.wait_until(Deadline::after(kOwnerCheck));
   if (st.state < 0) throw BrokenBarrierError("the barrier is broken");
-  std::uint32_t index = st.count++;
-  std::uint32_t me = detail::this_tid();
-  if (index < static_cast<std::uint32_t>(kWaiterSlots)) st.party_tid[index] = me;
+  std::uint32_t index = st.count.fetch_add(1, std::memory_order_relaxed);
+  std::uint32_t me = detail::this_pid();
+  if (index < static_cast<std::uint32_t>(kWaiterSlots)) st.party_pid[index] = me;
   struct Leave {  // Python's finally: count -= 1; _exit()
     Barrier& b;
     ~Leave() { b.leave(); }
@@ -73,11 +73,11 @@ bool Barrier::wait_draining(Deadline deadline) {
     if (st.state != kFilling) break;
     std::uint32_t live = std::min<std::uint32_t>(st.count, kWaiterSlots);
     for (std::uint32_t i = 0; i < live; ++i) {
-      if (st.party_tid[i] != 0 && !detail::tid_alive(st.party_tid[i])) {
+      if (st.party_pid[i] != 0 && !detail::process_alive(st.party_pid[i])) {
         // A party died waiting: its count can never come back. Break, as an
         // abort would, and forget it so reset() can drain.
-        st.party_tid[i] = 0;
-        --st.count;
+        st.party_pid[i] = 0;
+        st.count.fetch_sub(1, std::memory_order_relaxed);
         break_barrier();
         return true;
       }
@@ -88,10 +88,10 @@ bool Barrier::wait_draining(Deadline deadline) {
 
 void Barrier::leave() {
   BarrierState& st = *st_;
-  --st.count;
-  // Forget our tid (the slot of our index may have moved: look for it).
-  std::uint32_t me = detail::this_tid();
-  for (auto& t : st.party_tid) {
+  st.count.fetch_sub(1, std::memory_order_relaxed);
+  // Forget one entry of our process (threads of one process share a pid).
+  std::uint32_t me = detail::this_pid();
+  for (auto& t : st.party_pid) {
     if (t == me) {
       t = 0;
       break;
@@ -128,7 +128,7 @@ std::uint32_t Barrier::parties() const noexcept { return st_->parties; }
 
 std::uint32_t Barrier::n_waiting() const {
   // Python reads these without the lock too; a snapshot.
-  return st_->state == kFilling ? st_->count : 0;
+  return st_->state.load() == kFilling ? st_->count.load() : 0u;
 }
 
 bool Barrier::broken() const { return st_->state == kBroken; }

@@ -48,8 +48,8 @@ void reap_dead_waiters(ConditionState& st) {
   for (int i = 0; i < kWaiterSlots; ++i) {
     std::uint32_t s = st.slot_state[i].load(std::memory_order_acquire);
     if (s == kFree) continue;
-    std::uint32_t tid = st.slot_tid[i].load(std::memory_order_relaxed);
-    if (tid != 0 && !detail::tid_alive(tid) && st.slot_state[i].compare_exchange_strong(s, kFree)) {
+    std::uint32_t pid = st.slot_pid[i].load(std::memory_order_relaxed);
+    if (pid != 0 && !detail::process_alive(pid) && st.slot_state[i].compare_exchange_strong(s, kFree)) {
       pass_on |= s == kNotified;
     }
   }
@@ -62,20 +62,27 @@ void reap_dead_waiters(ConditionState& st) {
 
 Event::Event() : st_(detail::Shared<detail::EventState>::make()) {}
 
-bool Event::is_set() const noexcept { return st_->flag.load(std::memory_order_acquire) != 0; }
+bool Event::is_set() const noexcept { return (st_->word.load(std::memory_order_acquire) & 1) != 0; }
 
 void Event::set() {
-  st_->flag.store(1, std::memory_order_seq_cst);
-  if (st_->waiters.load(std::memory_order_seq_cst) > 0) detail::futex_wake(st_->flag);
+  auto& w = st_->word;
+  std::uint32_t v = w.load(std::memory_order_relaxed);
+  do {
+    if (v & 1) return;  // already set: nothing changes, nobody to wake
+  } while (!w.compare_exchange_weak(v, (v + 2) | 1, std::memory_order_seq_cst, std::memory_order_relaxed));
+  if (st_->waiters.load(std::memory_order_seq_cst) > 0) detail::futex_wake(w);
 }
 
-void Event::clear() { st_->flag.store(0, std::memory_order_release); }
+void Event::clear() { st_->word.fetch_and(~std::uint32_t{1}, std::memory_order_release); }
 
 bool Event::wait_until(Deadline deadline) {
-  if (is_set()) return true;
+  std::uint32_t start = st_->word.load(std::memory_order_acquire);
+  if (start & 1) return true;
+  // Done when the flag is up, or when a set() happened since we started
+  // (the set count moved), even if a clear() came right after it.
+  auto done = [start](std::uint32_t v) { return (v & 1) != 0 || (v >> 1) != (start >> 1); };
   st_->waiters.fetch_add(1, std::memory_order_seq_cst);
-  bool set = detail::wait_until(
-      st_->flag, [](std::uint32_t v) { return v != 0; }, deadline);
+  bool set = detail::wait_until(st_->word, done, deadline);
   st_->waiters.fetch_sub(1, std::memory_order_relaxed);
   return set;
 }
@@ -90,8 +97,7 @@ Condition::Condition(const Lock& lock, SyncFlavor flavor)
 void Condition::release() { lock_.release(); }
 
 void Condition::check_owned(const char* what) const {
-  std::uint32_t v = lock_.st_->word.load(std::memory_order_relaxed);
-  if (v != 0 && (v & detail::kTidMask) == detail::this_tid()) return;
+  if (lock_.owned_by_caller()) return;
   if (flavor_ == SyncFlavor::Thread) throw RuntimeError(std::string("cannot ") + what + " on un-acquired lock");
   throw AssertionError(std::string("must acquire() condition before using ") + what + "()");
 }
@@ -99,13 +105,13 @@ void Condition::check_owned(const char* what) const {
 bool Condition::wait_until(Deadline deadline) {
   check_owned("wait");
   ConditionState& st = *st_;
-  const std::uint32_t me = detail::this_tid();
+  const std::uint32_t me = detail::this_pid();
   int slot = -1;
   for (int i = 0; i < kWaiterSlots && slot < 0; ++i) {
     std::uint32_t expected = kFree;
     if (st.slot_state[i].load(std::memory_order_relaxed) == kFree) {
       st.slot_ticket[i].store(st.next_ticket++, std::memory_order_relaxed);
-      st.slot_tid[i].store(me, std::memory_order_relaxed);
+      st.slot_pid[i].store(me, std::memory_order_relaxed);
       if (st.slot_state[i].compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) slot = i;
     }
   }
@@ -137,7 +143,7 @@ bool Condition::wait_until(Deadline deadline) {
   if (slot >= 0) {
     std::uint32_t expected = kWaiting;
     if (!notified && !st.slot_state[slot].compare_exchange_strong(expected, kFree)) notified = true;  // raced a notify
-    st.slot_tid[slot].store(0, std::memory_order_relaxed);
+    st.slot_pid[slot].store(0, std::memory_order_relaxed);
     st.slot_state[slot].store(kFree, std::memory_order_release);
   }
   lock_.acquire();

@@ -7,7 +7,7 @@
 namespace mpx {
 
 using detail::Deadline;
-using detail::kTidMask;
+using detail::kPidMask;
 using detail::kWaiters;
 using detail::LockState;
 using detail::SyncFlavor;
@@ -52,9 +52,9 @@ Got acquire_slow(LockState& st, std::uint32_t me, Deadline deadline) {
     bool woken = detail::futex_wait(st.word, v | kWaiters, final_slice ? deadline : slice);
     if (woken) continue;
     if (st.flavor == SyncFlavor::Process) {
-      std::uint32_t holder = v & kTidMask;
+      std::uint32_t holder = v & kPidMask;
       std::uint32_t cur = st.word.load(std::memory_order_relaxed);
-      if ((cur & kTidMask) == holder && !detail::tid_alive(holder)) {
+      if ((cur & kPidMask) == holder && !detail::process_alive(holder)) {
         // Exactly one waiter wins this CAS; it now holds the lock.
         if (st.word.compare_exchange_strong(cur, me | kWaiters, std::memory_order_acquire, std::memory_order_relaxed)) {
           return Got::TookOver;
@@ -77,11 +77,12 @@ bool Lock::acquire(bool block) { return acquire_until(block ? Deadline::never() 
 
 bool Lock::acquire_until(Deadline deadline) {
   LockState& st = *st_;
-  const std::uint32_t me = detail::this_tid();
+  const std::uint32_t me = detail::this_pid();
+  const std::uint32_t tid = detail::this_tid();
   std::uint32_t seen = 0;
   Got got = Got::Acquired;
   if (!st.word.compare_exchange_strong(seen, me, std::memory_order_acquire, std::memory_order_relaxed)) {
-    if (st.recursive && (seen & kTidMask) == me) {
+    if (st.recursive && (seen & kPidMask) == me && st.owner_tid.load(std::memory_order_relaxed) == tid) {
       ++st.count;
       return true;
     }
@@ -89,6 +90,7 @@ bool Lock::acquire_until(Deadline deadline) {
     if (got == Got::TimedOut) return false;
   }
   // We hold it: the holder's fields are ours to write.
+  st.owner_tid.store(tid, std::memory_order_relaxed);
   st.count = 1;
   st.owner_died.store(got == Got::TookOver ? 1 : 0, std::memory_order_relaxed);
   return true;
@@ -98,7 +100,8 @@ void Lock::release() {
   LockState& st = *st_;
   std::uint32_t v = st.word.load(std::memory_order_relaxed);
   if (st.recursive) {
-    if (v == 0 || (v & kTidMask) != detail::this_tid()) {
+    if (v == 0 || (v & kPidMask) != detail::this_pid() ||
+        st.owner_tid.load(std::memory_order_relaxed) != detail::this_tid()) {
       throw_flavored(st.flavor, "attempt to release recursive lock not owned by thread",
                      "cannot release un-acquired lock", true);
     }
@@ -106,7 +109,18 @@ void Lock::release() {
   } else if (v == 0) {
     throw_flavored(st.flavor, "semaphore or lock released too many times", "release unlocked lock", false);
   }
+  st.owner_tid.store(0, std::memory_order_relaxed);
   if (st.word.exchange(0, std::memory_order_release) & kWaiters) detail::futex_wake(st.word, 1);
+}
+
+bool Lock::owned_by_caller() const noexcept {
+  std::uint32_t v = st_->word.load(std::memory_order_relaxed);
+  return v != 0 && (v & kPidMask) == detail::this_pid() &&
+         st_->owner_tid.load(std::memory_order_relaxed) == detail::this_tid();
+}
+
+void Lock::check_timeout(bool negative) const {
+  if (negative && st_->flavor == SyncFlavor::Thread) throw ValueError("timeout value must be a non-negative number");
 }
 
 bool Lock::locked() const noexcept { return st_->word.load(std::memory_order_relaxed) != 0; }
@@ -116,9 +130,6 @@ bool Lock::owner_died() const noexcept { return st_->owner_died.load(std::memory
 RLock::RLock() : Lock(SyncFlavor::Process, true) {}
 RLock::RLock(SyncFlavor flavor) : Lock(flavor, true) {}
 
-std::uint32_t RLock::count() const noexcept {
-  std::uint32_t v = st_->word.load(std::memory_order_relaxed);
-  return v != 0 && (v & kTidMask) == detail::this_tid() ? st_->count : 0;
-}
+std::uint32_t RLock::count() const noexcept { return owned_by_caller() ? st_->count : 0; }
 
 }  // namespace mpx

@@ -1,4 +1,4 @@
-// Semaphore and BoundedSemaphore: a counted futex word, plus the tids of its
+// Semaphore and BoundedSemaphore: a counted futex word, plus the pids of its
 // holders so that the slots of a holder killed by SIGKILL come back.
 #include "mpx/detail/futex.hpp"
 #include "mpx/synchronize.hpp"
@@ -31,6 +31,8 @@ void record_holder(SemaphoreState& st, std::uint32_t me) {
 }
 
 // Python lets any thread or process release; prefer the caller's own record.
+// (Records are per process: a thread that ends holding a slot keeps it, as
+// in Python; only a process that dies gives its slots back.)
 void forget_holder(SemaphoreState& st, std::uint32_t me) {
   for (auto& h : st.holders) {
     std::uint32_t expected = me;
@@ -47,7 +49,7 @@ std::uint32_t recover_dead_holders(SemaphoreState& st) {
   std::uint32_t recovered = 0;
   for (auto& h : st.holders) {
     std::uint32_t t = h.load(std::memory_order_relaxed);
-    if (t != 0 && !detail::tid_alive(t) && h.compare_exchange_strong(t, 0, std::memory_order_relaxed)) {
+    if (t != 0 && !detail::process_alive(t) && h.compare_exchange_strong(t, 0, std::memory_order_relaxed)) {
       st.value.fetch_add(1, std::memory_order_release);
       ++recovered;
     }
@@ -58,11 +60,12 @@ std::uint32_t recover_dead_holders(SemaphoreState& st) {
 
 }  // namespace
 
-Semaphore::Semaphore(std::uint32_t value) : Semaphore(value, 0, false, SyncFlavor::Process) {}
+Semaphore::Semaphore(int value) : Semaphore(value, 0, false, SyncFlavor::Process) {}
 
-Semaphore::Semaphore(std::uint32_t value, std::uint32_t maxvalue, bool bounded, SyncFlavor flavor)
-    : st_(detail::Shared<SemaphoreState>::make()) {
-  st_->value.store(value, std::memory_order_relaxed);
+Semaphore::Semaphore(int value, std::uint32_t maxvalue, bool bounded, SyncFlavor flavor) {
+  if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+  st_ = detail::Shared<SemaphoreState>::make();
+  st_->value.store(static_cast<std::uint32_t>(value), std::memory_order_relaxed);
   st_->maxvalue = maxvalue;
   st_->bounded = bounded ? 1 : 0;
   st_->flavor = flavor;
@@ -72,12 +75,12 @@ bool Semaphore::acquire(bool block) { return acquire_until(block ? Deadline::nev
 
 bool Semaphore::acquire_until(Deadline deadline) {
   SemaphoreState& st = *st_;
-  const std::uint32_t me = detail::this_tid();
+  const std::uint32_t me = detail::this_pid();
   bool recovered = false;
   for (int i = detail::spin_budget();; --i) {
     if (try_take(st)) {
       record_holder(st, me);
-      owner_died_ = recovered;
+      st.recovered.store(recovered ? 1 : 0, std::memory_order_relaxed);
       return true;
     }
     if (i > 0) {
@@ -107,14 +110,18 @@ void Semaphore::release(std::uint32_t n) {
   } else {
     st.value.fetch_add(n, std::memory_order_seq_cst);
   }
-  const std::uint32_t me = detail::this_tid();
+  const std::uint32_t me = detail::this_pid();
   for (std::uint32_t i = 0; i < n; ++i) forget_holder(st, me);
   if (st.waiters.load(std::memory_order_seq_cst) > 0) detail::futex_wake(st.value, static_cast<int>(n));
 }
 
+bool Semaphore::owner_died() const noexcept { return st_->recovered.load(std::memory_order_relaxed) != 0; }
+
 std::uint32_t Semaphore::get_value() const noexcept { return st_->value.load(std::memory_order_relaxed); }
 
-BoundedSemaphore::BoundedSemaphore(std::uint32_t value) : Semaphore(value, value, true, SyncFlavor::Process) {}
-BoundedSemaphore::BoundedSemaphore(std::uint32_t value, SyncFlavor flavor) : Semaphore(value, value, true, flavor) {}
+BoundedSemaphore::BoundedSemaphore(int value)
+    : Semaphore(value, static_cast<std::uint32_t>(value), true, SyncFlavor::Process) {}
+BoundedSemaphore::BoundedSemaphore(int value, SyncFlavor flavor)
+    : Semaphore(value, static_cast<std::uint32_t>(value), true, flavor) {}
 
 }  // namespace mpx
