@@ -18,18 +18,11 @@
 
 using namespace std::chrono_literals;
 namespace th = mpx::threading;
+using mpx::test::contains;
 using mpx::test::Flag;
+using mpx::test::require;
 
 namespace {
-
-// A check inside a fork child: the child exits 1 and reports on stderr.
-void require(bool ok, const char* what) {
-  if (!ok) throw std::runtime_error(std::string("check failed: ") + what);
-}
-
-bool contains(const std::vector<th::Thread>& all, const th::Thread& t) {
-  return std::find(all.begin(), all.end(), t) != all.end();
-}
 
 struct Worker : th::Thread {
   Flag* ran;

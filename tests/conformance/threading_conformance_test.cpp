@@ -62,17 +62,11 @@
 
 using namespace std::chrono_literals;
 namespace th = mpx::threading;
+using mpx::test::contains;
 using mpx::test::Flag;
+using mpx::test::require;
 
 namespace {
-
-void require(bool ok, const char* what) {
-  if (!ok) throw std::runtime_error(std::string("check failed: ") + what);
-}
-
-bool contains(const std::vector<th::Thread>& all, const th::Thread& t) {
-  return std::find(all.begin(), all.end(), t) != all.end();
-}
 
 // CPython's TestThread: no more than 3 of the tasks run at once.
 // (threading.BoundedSemaphore and RLock are the primitives change's; the

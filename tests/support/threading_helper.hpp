@@ -7,15 +7,19 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "mpx/detail/futex.hpp"
 #include "mpx/process.hpp"
+#include "mpx/threading.hpp"
 
 namespace mpx::test {
 
@@ -99,6 +103,16 @@ inline HelperResult run_exit_helper(const char* scenario) {
   ::close(out);
   ::close(err);
   return r;
+}
+
+/// A check inside a fork child: the child exits 1 and reports on stderr.
+inline void require(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string("check failed: ") + what);
+}
+
+/// Whether `t` is among `all` (Python's `t in threading.enumerate()`).
+inline bool contains(const std::vector<mpx::threading::Thread>& all, const mpx::threading::Thread& t) {
+  return std::find(all.begin(), all.end(), t) != all.end();
 }
 
 }  // namespace mpx::test
