@@ -58,7 +58,7 @@ test-asan: deps
 # setarch -R turns ASLR off for the test processes only.
 test-tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMPX_SANITIZE=thread -DMPX_BUILD_BENCH=OFF -DMPX_BUILD_EXAMPLES=OFF
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target mpx_thread_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 setarch $$(uname -m) -R \
 	  ctest -j $(JOBS) -L thread --output-on-failure --timeout 600
 
