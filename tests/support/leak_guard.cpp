@@ -37,6 +37,12 @@ Snapshot take_snapshot() {
     if (n <= 0) continue;
     std::string t(target, static_cast<std::size_t>(n));
     if (t.find("memfd:mpx-shared") != std::string::npos) continue;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizer runtimes open pipes of their own at times we do not
+    // control (seen once under ASan, at a thread's start, on a fresh Debian
+    // root). The plain build still checks pipes, so a pipe mpx leaked is caught there.
+    if (t.rfind("pipe:", 0) == 0) continue;
+#endif
     s.fds.insert(fd + " -> " + t);
   }
   for (const auto& task : list_dir("/proc/self/task")) {
