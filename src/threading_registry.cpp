@@ -162,7 +162,6 @@ void after_fork_parent() { registry().mu.unlock(); }
 // forever in the child, which would block on it.
 const bool g_initialised = [] {
   registry();
-  spin_budget();
   ::pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   return true;
 }();

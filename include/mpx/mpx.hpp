@@ -14,6 +14,8 @@
 #include "mpx/connection.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
+#include "mpx/queue.hpp"
+#include "mpx/queues.hpp"
 #include "mpx/shared_memory.hpp"
 #include "mpx/sharedctypes.hpp"
 #include "mpx/synchronize.hpp"

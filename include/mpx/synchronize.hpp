@@ -33,6 +33,7 @@
 #include <optional>
 
 #include "mpx/detail/deadline.hpp"
+#include "mpx/detail/futex.hpp"
 #include "mpx/detail/shared_object.hpp"
 #include "mpx/detail/sync_state.hpp"
 #include "mpx/errors.hpp"
@@ -52,7 +53,9 @@ class Lock {
 
   /// Python: acquire(block=True, timeout=None). Returns whether it was acquired.
   /// Blocks: until acquired if `block`; never otherwise.
-  bool acquire(bool block = true);
+  bool acquire(bool block = true) {
+    return acquire_fast() || acquire_until(block ? detail::Deadline::never() : detail::Deadline::now());
+  }
   /// Python: acquire(timeout=t). A negative timeout does not wait
   /// (threading flavour: ValueError, as threading raises).
   template <class Rep, class Period>
@@ -63,7 +66,9 @@ class Lock {
   /// Python: release(). On an RLock, undoes one level of the owner's acquire.
   /// Throws: ValueError("semaphore or lock released too many times") if not
   ///   locked (threading: RuntimeError("release unlocked lock")).
-  void release();
+  void release() {
+    if (!release_fast()) throw_bad_release();
+  }
 
   /// Whether some thread of some process holds it. Python: threading.Lock.locked().
   bool locked() const noexcept;
@@ -87,6 +92,46 @@ class Lock {
  protected:
   explicit Lock(detail::SyncFlavor flavor, bool recursive);
   void check_timeout(bool negative) const;
+
+  // The fast paths, inline: every Value access and `with lock:` goes through
+  // them. A free word taken with one compare-exchange, or an RLock re-entered
+  // with plain reads; anything else goes to acquire_until.
+  bool acquire_fast() noexcept {
+    detail::LockState& st = *st_;
+    const std::uint32_t me = detail::this_pid();
+    std::uint32_t v = st.word.load(std::memory_order_relaxed);
+    if (v == 0) {
+      if (!st.word.compare_exchange_strong(v, me, std::memory_order_acquire, std::memory_order_relaxed)) return false;
+      st.owner_tid.store(detail::this_tid(), std::memory_order_relaxed);
+      st.count = 1;
+      st.owner_died.store(0, std::memory_order_relaxed);
+      return true;
+    }
+    if (st.recursive && (v & detail::kPidMask) == me &&
+        st.owner_tid.load(std::memory_order_relaxed) == detail::this_tid()) {
+      ++st.count;
+      return true;
+    }
+    return false;
+  }
+  // Every valid release; false (and nothing changed) for a release Python
+  // refuses, which throw_bad_release() reports.
+  bool release_fast() {
+    detail::LockState& st = *st_;
+    std::uint32_t v = st.word.load(std::memory_order_relaxed);
+    if (v == 0) return false;
+    if (st.recursive) {
+      if ((v & detail::kPidMask) != detail::this_pid() ||
+          st.owner_tid.load(std::memory_order_relaxed) != detail::this_tid()) {
+        return false;
+      }
+      if (--st.count > 0) return true;
+    }
+    st.owner_tid.store(0, std::memory_order_relaxed);
+    if (st.word.exchange(0, std::memory_order_release) & detail::kWaiters) detail::futex_wake(st.word, 1);
+    return true;
+  }
+  [[noreturn]] void throw_bad_release() const;
 
   friend class Condition;
   detail::Shared<detail::LockState> st_;

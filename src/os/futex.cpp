@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <thread>
@@ -45,14 +46,33 @@ int futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
 }
 
 namespace {
-// ~1000 pause rounds bring a cross-process hand-off from ~20 µs to ~0.1 µs
-// here (PLATFORM.md §3); on a single CPU spinning only delays the waker.
+// The cap: 200 rounds of pause + load is ~5 µs on this machine's EPYC (a
+// pause costs ~25 ns there, a few ns on older Intel cores): a fraction of the
+// ~20 µs a sleeping hand-off costs. A lost spin halves the allowance, down to
+// the floor, so on a busy machine a wait costs a few rounds more than a plain
+// futex sleep. Every 16th wait below the cap probes with the whole cap, and a
+// won spin restores the cap: an allowance at the floor is too short to ever
+// win by itself, so without the probe one busy moment would end spinning for
+// the thread's life.
+constexpr int kSpinCap = 200;
+constexpr int kSpinFloor = 4;
+constexpr unsigned kProbeEvery = 16;
 // Computed at static initialisation, not in a function-local static: a fork
 // taken while another thread sat in that static's guard would leave the
-// child blocked on it forever.
-const int g_spin_budget = std::thread::hardware_concurrency() > 1 ? 1000 : 0;
+// child blocked on it forever. On one CPU spinning only delays the waker.
+const int g_spin_cap = std::thread::hardware_concurrency() > 1 ? kSpinCap : 0;
+thread_local int t_allowance = -1;  // -1: not yet set for this thread
+thread_local unsigned t_spins = 0;
 }  // namespace
 
-int spin_budget() noexcept { return g_spin_budget; }
+int spin_allowance() noexcept {
+  if (t_allowance < 0) t_allowance = g_spin_cap;
+  if (t_allowance < g_spin_cap && ++t_spins % kProbeEvery == 0) return g_spin_cap;
+  return t_allowance;
+}
+
+void spin_won() noexcept { t_allowance = g_spin_cap; }
+
+void spin_lost() noexcept { t_allowance = std::max(std::min(kSpinFloor, g_spin_cap), t_allowance / 2); }
 
 }  // namespace mpx::detail

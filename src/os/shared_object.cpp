@@ -84,12 +84,12 @@ void release_all_shared_blocks() noexcept {
 }
 
 void shared_blocks_after_fork_in_child() noexcept {
-  // The copied registry mutex is held (by the forking thread, in
-  // before_fork): start a fresh registry with the same blocks. Their counts
-  // for this child were taken before the fork.
-  auto* fresh = new Registry;
-  fresh->blocks = std::move(g_registry->blocks);
-  g_registry = fresh;
+  // The copied registry mutex is held by the forking thread (before_fork),
+  // which is this child's only thread: it unlocks it, the standard atfork
+  // pattern (a fresh registry instead left TSan believing the mutex held for
+  // ever, and reporting lock-order inversions against it). The blocks'
+  // counts for this child were taken before the fork.
+  g_registry->mu.unlock();
 }
 
 }  // namespace mpx::detail

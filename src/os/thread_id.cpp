@@ -10,33 +10,30 @@
 
 namespace mpx::detail {
 
-namespace {
-thread_local std::uint32_t t_tid = 0;
-std::atomic<std::uint32_t> g_pid{0};
+constinit __attribute__((tls_model("initial-exec"))) thread_local std::uint32_t t_this_tid = 0;
+constinit std::atomic<std::uint32_t> g_this_pid{0};
 
+namespace {
 // A fork child's only thread keeps the forking thread's TLS, whose cached tid
 // is the parent's, and the parent's cached pid: forget both.
-void reset_tid_in_child() {
-  t_tid = 0;
-  g_pid.store(0, std::memory_order_relaxed);
+void reset_ids_in_child() {
+  t_this_tid = 0;
+  g_this_pid.store(0, std::memory_order_relaxed);
 }
 const bool g_atfork = [] {
-  ::pthread_atfork(nullptr, nullptr, reset_tid_in_child);
+  ::pthread_atfork(nullptr, nullptr, reset_ids_in_child);
   return true;
 }();
 }  // namespace
 
-std::uint32_t this_tid() noexcept {
-  if (t_tid == 0) t_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-  return t_tid;
+std::uint32_t this_tid_slow() noexcept {
+  t_this_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+  return t_this_tid;
 }
 
-std::uint32_t this_pid() noexcept {
-  std::uint32_t pid = g_pid.load(std::memory_order_relaxed);
-  if (pid == 0) {
-    pid = static_cast<std::uint32_t>(::getpid()) & kPidMask;
-    g_pid.store(pid, std::memory_order_relaxed);
-  }
+std::uint32_t this_pid_slow() noexcept {
+  std::uint32_t pid = static_cast<std::uint32_t>(::getpid()) & kPidMask;
+  g_this_pid.store(pid, std::memory_order_relaxed);
   return pid;
 }
 

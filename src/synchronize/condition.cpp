@@ -81,8 +81,13 @@ bool Event::wait_until(Deadline deadline) {
   // Done when the flag is up, or when a set() happened since we started
   // (the set count moved), even if a clear() came right after it.
   auto done = [start](std::uint32_t v) { return (v & 1) != 0 || (v >> 1) != (start >> 1); };
+  std::uint32_t seen = start;
+  // Spin before counting ourselves a waiter: set() makes no futex_wake call
+  // for a waiter that is only spinning.
+  if (detail::spin([&] { return done(seen = st_->word.load(std::memory_order_acquire)); })) return true;
   st_->waiters.fetch_add(1, std::memory_order_seq_cst);
-  bool set = detail::wait_until(st_->word, done, deadline);
+  // Re-read after counting ourselves: a set() that saw no waiter woke nobody.
+  bool set = detail::sleep_until(st_->word, done, st_->word.load(std::memory_order_seq_cst), deadline);
   st_->waiters.fetch_sub(1, std::memory_order_relaxed);
   return set;
 }

@@ -1,4 +1,5 @@
 // Lock and RLock: one futex word holding the owner's tid (sync_state.hpp).
+#include <algorithm>
 #include <string>
 
 #include "mpx/detail/futex.hpp"
@@ -24,15 +25,24 @@ enum class Got { Acquired, TookOver, TimedOut };
 
 // The slow path: spin briefly, then sleep on the word in slices of
 // kOwnerCheck; after each slice, take the lock over if its holder died.
+// The spin only reads until the word looks free, and stops as soon as
+// someone sleeps on it (kWaiters): then the holder will wake a sleeper, and
+// a spinner would only steal the lock from it and bounce the line.
 Got acquire_slow(LockState& st, std::uint32_t me, Deadline deadline) {
-  for (int i = detail::spin_budget(); i > 0; --i) {
-    detail::cpu_relax();
-    std::uint32_t expected = 0;
-    if (st.word.load(std::memory_order_relaxed) == 0 &&
-        st.word.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
-      return Got::Acquired;
-    }
-  }
+  bool got = false;
+  // Reads back off exponentially (after 1, 2, 4 ... rounds): every read takes
+  // the line from a holder that keeps re-acquiring, so reading every round
+  // would slow the holder down to one cross-core miss per acquire.
+  int round = 0, next_read = 1;
+  detail::spin([&] {
+    if (++round < next_read) return false;
+    next_read = std::min(2 * next_read, 64 + round);
+    std::uint32_t v = st.word.load(std::memory_order_relaxed);
+    if (v & kWaiters) return true;  // go to sleep behind the sleepers
+    got = v == 0 && st.word.compare_exchange_weak(v, me, std::memory_order_acquire, std::memory_order_relaxed);
+    return got;
+  });
+  if (got) return Got::Acquired;
   for (;;) {
     std::uint32_t v = st.word.load(std::memory_order_relaxed);
     if (v == 0) {
@@ -73,14 +83,22 @@ Lock::Lock(SyncFlavor flavor, bool recursive) : st_(detail::Shared<LockState>::m
   st_->recursive = recursive ? 1 : 0;
 }
 
-bool Lock::acquire(bool block) { return acquire_until(block ? Deadline::never() : Deadline::now()); }
-
 bool Lock::acquire_until(Deadline deadline) {
   LockState& st = *st_;
   const std::uint32_t me = detail::this_pid();
   const std::uint32_t tid = detail::this_tid();
   std::uint32_t seen = 0;
   Got got = Got::Acquired;
+  // Re-entering an RLock the caller holds needs no atomic write: plain reads
+  // of a line that may be shared with a spinning waiter cost nothing, a
+  // failed compare-exchange would pull it back exclusive.
+  if (st.recursive) {
+    std::uint32_t v = st.word.load(std::memory_order_relaxed);
+    if ((v & kPidMask) == me && st.owner_tid.load(std::memory_order_relaxed) == tid) {
+      ++st.count;
+      return true;
+    }
+  }
   if (!st.word.compare_exchange_strong(seen, me, std::memory_order_acquire, std::memory_order_relaxed)) {
     if (st.recursive && (seen & kPidMask) == me && st.owner_tid.load(std::memory_order_relaxed) == tid) {
       ++st.count;
@@ -96,21 +114,12 @@ bool Lock::acquire_until(Deadline deadline) {
   return true;
 }
 
-void Lock::release() {
-  LockState& st = *st_;
-  std::uint32_t v = st.word.load(std::memory_order_relaxed);
-  if (st.recursive) {
-    if (v == 0 || (v & kPidMask) != detail::this_pid() ||
-        st.owner_tid.load(std::memory_order_relaxed) != detail::this_tid()) {
-      throw_flavored(st.flavor, "attempt to release recursive lock not owned by thread",
-                     "cannot release un-acquired lock", true);
-    }
-    if (--st.count > 0) return;
-  } else if (v == 0) {
-    throw_flavored(st.flavor, "semaphore or lock released too many times", "release unlocked lock", false);
+void Lock::throw_bad_release() const {
+  if (st_->recursive) {
+    throw_flavored(st_->flavor, "attempt to release recursive lock not owned by thread",
+                   "cannot release un-acquired lock", true);
   }
-  st.owner_tid.store(0, std::memory_order_relaxed);
-  if (st.word.exchange(0, std::memory_order_release) & kWaiters) detail::futex_wake(st.word, 1);
+  throw_flavored(st_->flavor, "semaphore or lock released too many times", "release unlocked lock", false);
 }
 
 bool Lock::owned_by_caller() const noexcept {

@@ -77,15 +77,11 @@ bool Semaphore::acquire_until(Deadline deadline) {
   SemaphoreState& st = *st_;
   const std::uint32_t me = detail::this_pid();
   bool recovered = false;
-  for (int i = detail::spin_budget();; --i) {
-    if (try_take(st)) {
+  for (bool first = true;; first = false) {
+    if (first ? detail::spin([&] { return try_take(st); }) : try_take(st)) {
       record_holder(st, me);
       st.recovered.store(recovered ? 1 : 0, std::memory_order_relaxed);
       return true;
-    }
-    if (i > 0) {
-      detail::cpu_relax();
-      continue;
     }
     if (deadline.expired()) return false;
     auto slice = Deadline::after(kOwnerCheck);

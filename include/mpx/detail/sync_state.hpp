@@ -81,10 +81,25 @@ struct BarrierState {
   std::uint32_t party_pid[kWaiterSlots] = {};  // who is inside wait(), to notice the dead
 };
 
+// The caches behind this_tid() and this_pid() (thread_id.cpp); 0 = not yet
+// known. Inline, because every lock operation asks. initial-exec: mpx is
+// built position-independent, and the default TLS model for that costs a
+// __tls_get_addr call per read; mpx is never dlopen()ed late.
+extern constinit __attribute__((tls_model("initial-exec"))) thread_local std::uint32_t t_this_tid;
+extern constinit std::atomic<std::uint32_t> g_this_pid;
+std::uint32_t this_tid_slow() noexcept;
+std::uint32_t this_pid_slow() noexcept;
+
 /// This thread's kernel thread id (cached; refreshed in a fork child).
-std::uint32_t this_tid() noexcept;
+inline std::uint32_t this_tid() noexcept {
+  std::uint32_t tid = t_this_tid;
+  return tid != 0 ? tid : this_tid_slow();
+}
 /// This process's id (cached; refreshed in a fork child).
-std::uint32_t this_pid() noexcept;
+inline std::uint32_t this_pid() noexcept {
+  std::uint32_t pid = g_this_pid.load(std::memory_order_relaxed);
+  return pid != 0 ? pid : this_pid_slow();
+}
 /// Whether process `pid` still runs: false once it exited or was killed
 /// (a zombie counts as dead). A slow call (reads /proc): for slow paths only.
 bool process_alive(std::uint32_t pid) noexcept;

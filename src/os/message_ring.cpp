@@ -1,0 +1,409 @@
+// The shared-memory message ring under the process queues (detail/message_ring.hpp).
+#include "mpx/detail/message_ring.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "mpx/detail/bytes.hpp"
+#include "mpx/detail/futex.hpp"
+#include "mpx/detail/sync_state.hpp"
+#include "mpx/errors.hpp"
+
+namespace mpx::detail {
+
+namespace {
+
+constexpr std::uint32_t kHeaderMagic = 0x5158504d;  // "MPXQ"
+constexpr std::uint16_t kRecordMagic = 0x5152;      // "RQ"
+constexpr std::uint16_t kFirst = 1;
+constexpr std::uint16_t kLast = 2;
+constexpr std::uint16_t kPad = 4;
+constexpr std::size_t kAlign = 16;
+constexpr std::size_t kMinRing = 4096;
+constexpr std::size_t kMaxMessage = std::size_t{1} << 31;
+
+constexpr std::size_t round_up(std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+std::size_t ring_capacity(std::size_t requested) {
+  if (requested > (std::size_t{1} << 40)) throw ValueError("queue ring_bytes too large");
+  std::size_t c = kMinRing;
+  while (c < requested) c <<= 1;
+  return c;
+}
+
+[[noreturn]] void corrupted(const std::string& what) { throw DecodeError("queue: shared state corrupted: " + what); }
+
+}  // namespace
+
+struct MessageRing::Record {
+  std::uint32_t frag_len;
+  std::uint16_t flags;
+  std::uint16_t magic;
+  std::uint32_t msg_seq;
+  std::uint32_t total_len;
+};
+
+// One line per writer and purpose: a consumer spinning on `head` must not
+// pull in a line the producer writes for other reasons, and the other way
+// round; the counters only one side reads sit on lines of their own.
+struct MessageRing::Header {
+  std::uint32_t magic;
+  // Read by spinning consumers; written once per record by the producer holding put_lock_.
+  alignas(64) std::atomic<std::uint64_t> head;  // bytes published (a position, not wrapped)
+  std::atomic<std::uint32_t> writer_pid;        // a producer between a message's FIRST and LAST records
+  // Producers only (under put_lock_), but for qsize().
+  alignas(64) std::atomic<std::uint64_t> msgs_put;  // complete messages published
+  std::atomic<std::uint32_t> put_seq;               // futex word: bumped when consumers sleep, and by close()
+  std::uint32_t next_msg_seq;
+  // Read by producers short of room; written once per record by the consumer holding get_lock_.
+  alignas(64) std::atomic<std::uint64_t> tail;  // bytes consumed
+  // Consumers only (under get_lock_), but for qsize() and maxsize.
+  alignas(64) std::atomic<std::uint64_t> msgs_got;  // complete messages taken (or dropped as unfinishable)
+  std::atomic<std::uint32_t> get_seq;               // futex word: bumped when producers sleep, and by close()
+  // Rarely written, read by both sides on every operation.
+  alignas(64) std::atomic<std::uint32_t> consumers_sleeping;
+  std::atomic<std::uint32_t> producers_sleeping;
+  std::atomic<std::uint32_t> closed;
+  std::atomic<std::uint32_t> joiners_sleeping;
+  alignas(64) std::atomic<std::uint32_t> unfinished;  // JoinableQueue; futex word for join()
+};
+
+MessageRing::MessageRing(const RingOptions& options) : options_(options), capacity_(ring_capacity(options.ring_bytes)) {
+  if (options_.max_message_size > kMaxMessage) throw ValueError("queue max_message_size is at most 2 GiB");
+  // A fragment of at most a quarter of the ring always fits once the ring
+  // drains, padding included.
+  max_fragment_ = capacity_ / 4 - sizeof(Record);
+  block_ = std::make_shared<SharedBlock>(sizeof(Header) + capacity_);
+  header_ = new (block_->data()) Header{};
+  header_->magic = kHeaderMagic;
+  data_ = static_cast<std::byte*>(block_->data()) + sizeof(Header);
+}
+
+std::size_t MessageRing::qsize() const noexcept {
+  std::uint64_t got = header_->msgs_got.load(std::memory_order_acquire);
+  std::uint64_t put = header_->msgs_put.load(std::memory_order_acquire);
+  return put > got ? static_cast<std::size_t>(put - got) : 0;
+}
+
+bool MessageRing::closed() const noexcept { return header_->closed.load(std::memory_order_acquire) != 0; }
+
+void MessageRing::close() {
+  Header& h = *header_;
+  if (h.closed.exchange(1, std::memory_order_seq_cst) != 0) return;
+  h.put_seq.fetch_add(1, std::memory_order_seq_cst);
+  h.get_seq.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(h.put_seq);
+  futex_wake(h.get_seq);
+}
+
+// A sleeper counts itself, then looks at the position, then sleeps on the
+// seq word it read before counting itself; a waker moves the position
+// (seq_cst), then reads the count. Either the waker sees the sleeper, bumps
+// the seq word and wakes it, or the sleeper sees the new position: no lost
+// wake-up, and no write to the seq word while nobody sleeps.
+void MessageRing::wake_consumers() {
+  if (header_->consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
+    header_->put_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(header_->put_seq);
+  }
+}
+
+void MessageRing::wake_producers() {
+  if (header_->producers_sleeping.load(std::memory_order_seq_cst) != 0) {
+    header_->get_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(header_->get_seq);
+  }
+}
+
+// The consumers' position, checked against ours: a producer never writes
+// outside [head, tail + capacity).
+std::uint64_t MessageRing::checked_head(std::uint64_t tail) const {
+  std::uint64_t head = header_->head.load(std::memory_order_acquire);
+  if (head < tail || head - tail > capacity_ || head % kAlign != 0) {
+    corrupted("head " + std::to_string(head) + ", tail " + std::to_string(tail));
+  }
+  return head;
+}
+
+// ---- producers -----------------------------------------------------------
+
+// Waits (holding put_lock_) until `record_bytes` fit after `head` and, for a
+// message's first record, the queue holds fewer than maxsize messages.
+bool MessageRing::wait_for_room(std::uint64_t head, std::size_t record_bytes, bool first, Deadline deadline) {
+  Header& h = *header_;
+  auto room = [&] {
+    // Closed before the first record: the caller throws. Mid-message a close
+    // changes nothing: the message is finished (consumers drain it).
+    if (first && h.closed.load(std::memory_order_acquire) != 0) return true;
+    // The consumers' line changes with every get: read it only when the
+    // last value seen does not leave room (a ring's usual trick).
+    std::uint64_t tail = tail_seen_;
+    if (tail > head || head - tail > capacity_ || capacity_ - (head - tail) < record_bytes) {
+      tail = h.tail.load(std::memory_order_acquire);
+      if (tail > head || head - tail > capacity_ || tail % kAlign != 0) {
+        corrupted("tail " + std::to_string(tail) + ", head " + std::to_string(head));
+      }
+      tail_seen_ = tail;
+    }
+    if (capacity_ - (head - tail) < record_bytes) return false;
+    if (first && options_.maxsize != 0) {
+      std::uint64_t put = h.msgs_put.load(std::memory_order_relaxed);
+      if (got_seen_ > put || put - got_seen_ >= options_.maxsize) {
+        got_seen_ = h.msgs_got.load(std::memory_order_acquire);
+        if (got_seen_ <= put && put - got_seen_ >= options_.maxsize) return false;
+      }
+    }
+    return true;
+  };
+  if (spin(room)) return true;
+  for (;;) {
+    std::uint32_t seen = h.get_seq.load(std::memory_order_seq_cst);
+    h.producers_sleeping.fetch_add(1, std::memory_order_seq_cst);
+    if (room()) {
+      h.producers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    bool in_time = futex_wait(h.get_seq, seen, deadline);
+    h.producers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+    if (room()) return true;
+    if (!in_time || deadline.expired()) return false;
+  }
+}
+
+void MessageRing::publish_record(std::uint64_t& head, std::span<const std::byte> payload, std::uint16_t flags,
+                                 std::uint32_t msg_seq, std::uint32_t total) {
+  std::size_t at = static_cast<std::size_t>(head & (capacity_ - 1));
+  Record rec{static_cast<std::uint32_t>(payload.size()), flags, kRecordMagic, msg_seq, total};
+  std::memcpy(data_ + at, &rec, sizeof rec);
+  if (!payload.empty()) std::memcpy(data_ + at + sizeof rec, payload.data(), payload.size());
+  head += sizeof(Record) + round_up(payload.size());
+  header_->head.store(head, std::memory_order_seq_cst);
+  wake_consumers();
+}
+
+bool MessageRing::put(std::span<const std::byte> message, Deadline deadline) {
+  if (message.size() > options_.max_message_size) {
+    throw ValueError("queue: a message of " + std::to_string(message.size()) +
+                     " bytes is larger than max_message_size (" + std::to_string(options_.max_message_size) + ")");
+  }
+  Header& h = *header_;
+  if (h.closed.load(std::memory_order_acquire) != 0) throw ValueError("Queue is closed");
+  if (!put_lock_.acquire_until(deadline)) return false;
+  std::unique_lock hold(put_lock_, std::adopt_lock);
+  if (put_lock_.owner_died()) {
+    // The last producer died mid-message: its fragments are dropped by the
+    // consumers when this message's FIRST record arrives.
+    h.writer_pid.store(0, std::memory_order_relaxed);
+  }
+  const std::uint32_t me = this_pid();
+  const std::uint32_t seq = h.next_msg_seq++;
+  const auto total = static_cast<std::uint32_t>(message.size());
+  std::uint64_t head = h.head.load(std::memory_order_relaxed);
+  std::size_t sent = 0;
+  bool first = true;
+  do {
+    std::size_t chunk = std::min(message.size() - sent, max_fragment_);
+    std::size_t record_bytes = sizeof(Record) + round_up(chunk);
+    std::size_t at = static_cast<std::size_t>(head & (capacity_ - 1));
+    std::size_t pad = capacity_ - at < record_bytes ? capacity_ - at : 0;
+    if (!wait_for_room(head, pad + record_bytes, first, deadline)) {
+      if (first) return false;
+      // Mid-message the deadline no longer applies: the message's first
+      // part is out, and stopping would tear it.
+      wait_for_room(head, pad + record_bytes, false, Deadline::never());
+    }
+    if (h.closed.load(std::memory_order_acquire) != 0 && first) throw ValueError("Queue is closed");
+    if (pad != 0) publish_record(head, std::span<const std::byte>(data_, pad - sizeof(Record)), kPad, 0, 0);
+    bool last = sent + chunk == message.size();
+    std::uint16_t flags = static_cast<std::uint16_t>((first ? kFirst : 0) | (last ? kLast : 0));
+    if (first && !last) h.writer_pid.store(me, std::memory_order_relaxed);
+    if (last) h.msgs_put.store(h.msgs_put.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    if (last && options_.joinable) h.unfinished.fetch_add(1, std::memory_order_relaxed);
+    publish_record(head, message.subspan(sent, chunk), flags, seq, total);
+    sent += chunk;
+    first = false;
+  } while (sent < message.size());
+  h.writer_pid.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+// ---- consumers -----------------------------------------------------------
+
+// A message being put together from fragments.
+struct MessageRing::Assembly {
+  bool active = false;
+  std::uint32_t msg_seq = 0;
+  std::uint32_t total = 0;
+  Bytes bytes;
+  void drop() {
+    active = false;
+    bytes.clear();
+  }
+};
+
+enum : int { kData = 1, kTimedOut = 0, kWriterGone = 2, kClosedEmpty = 3 };
+
+// Waits (holding get_lock_) until a record is published after `tail`.
+int MessageRing::wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline) {
+  Header& h = *header_;
+  auto data = [&] { return h.head.load(std::memory_order_acquire) != tail; };
+  if (spin(data)) return kData;
+  for (;;) {
+    std::uint32_t seen = h.put_seq.load(std::memory_order_seq_cst);
+    if (data()) return kData;
+    if (!mid_message && h.closed.load(std::memory_order_acquire) != 0) return kClosedEmpty;
+    if (mid_message) {
+      // The rest of a message comes from one producer: if it died, it never will.
+      std::uint32_t writer = h.writer_pid.load(std::memory_order_relaxed);
+      if (writer != 0 && !process_alive(writer)) return kWriterGone;
+    }
+    if (deadline.expired()) return kTimedOut;
+    Deadline until = deadline;
+    if (mid_message) {
+      Deadline slice = Deadline::after(kOwnerCheck);
+      if (deadline.is_never() || slice.ns() < deadline.ns()) until = slice;
+    }
+    h.consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
+    if (data()) {
+      h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+      return kData;
+    }
+    futex_wait(h.put_seq, seen, until);
+    h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+bool MessageRing::get(Deadline deadline, Sink sink, void* ctx) {
+  Header& h = *header_;
+  if (!get_lock_.acquire_until(deadline)) {
+    if (closed() && qsize() == 0) throw Closed("queue is closed and empty");
+    return false;
+  }
+  std::unique_lock hold(get_lock_, std::adopt_lock);
+  Assembly assembly;
+  std::uint64_t tail = h.tail.load(std::memory_order_relaxed);
+  // The producers' line changes with every put: read it only when the last
+  // value seen has been consumed up to.
+  std::uint64_t head = head_seen_;
+  if (head <= tail || head - tail > capacity_) head_seen_ = head = checked_head(tail);
+  auto consume = [&](std::size_t record_bytes) {
+    tail += record_bytes;
+    h.tail.store(tail, std::memory_order_seq_cst);
+    wake_producers();
+  };
+  for (;;) {
+    if (tail == head) {
+      int got = wait_for_data(tail, assembly.active, deadline);
+      if (got == kTimedOut) return false;
+      if (got == kClosedEmpty) throw Closed("queue is closed and empty");
+      if (got == kWriterGone) {
+        // Its message can never be finished: drop what arrived of it. (Only
+        // that writer's mark is cleared: a producer that took the lock over
+        // since then has put its own.)
+        std::uint32_t dead = h.writer_pid.load(std::memory_order_relaxed);
+        if (dead != 0 && !process_alive(dead)) h.writer_pid.compare_exchange_strong(dead, 0);
+        assembly.drop();
+        continue;
+      }
+      head_seen_ = head = checked_head(tail);
+      continue;
+    }
+    std::size_t at = static_cast<std::size_t>(tail & (capacity_ - 1));
+    if (head - tail < sizeof(Record) || capacity_ - at < sizeof(Record)) corrupted("record header past the end");
+    Record rec;
+    std::memcpy(&rec, data_ + at, sizeof rec);
+    if (rec.magic != kRecordMagic || (rec.flags & ~(kFirst | kLast | kPad)) != 0) {
+      corrupted("bad record at " + std::to_string(tail));
+    }
+    std::size_t record_bytes = sizeof(Record) + round_up(rec.frag_len);
+    if (record_bytes > head - tail || record_bytes > capacity_ - at) {
+      corrupted("record of " + std::to_string(rec.frag_len) + " bytes overruns the ring");
+    }
+    std::span<const std::byte> payload(data_ + at + sizeof(Record), rec.frag_len);
+    if (rec.flags & kPad) {
+      consume(record_bytes);
+      continue;
+    }
+    if (rec.flags & kFirst) {
+      // A message that started before and never finished was torn by its
+      // producer's death: drop it.
+      assembly.drop();
+      if (rec.total_len > options_.max_message_size || rec.frag_len > rec.total_len) {
+        corrupted("message of " + std::to_string(rec.total_len) + " bytes");
+      }
+      if (rec.flags & kLast) {
+        if (rec.frag_len != rec.total_len) corrupted("single record shorter than its message");
+        // The common case: hand the bytes over in place, then consume the
+        // record, even if the sink throws (a message that cannot be decoded
+        // is dropped, not retried for ever).
+        struct Consume {
+          decltype(consume)& fn;
+          std::size_t bytes;
+          Header& h;
+          ~Consume() {
+            h.msgs_got.store(h.msgs_got.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+            fn(bytes);
+          }
+        } after{consume, record_bytes, h};
+        sink(ctx, payload);
+        return true;
+      }
+      assembly.active = true;
+      assembly.msg_seq = rec.msg_seq;
+      assembly.total = rec.total_len;
+      assembly.bytes.reserve(rec.total_len);
+      assembly.bytes.insert(assembly.bytes.end(), payload.begin(), payload.end());
+      consume(record_bytes);
+      continue;
+    }
+    // A continuation record.
+    if (!assembly.active || rec.msg_seq != assembly.msg_seq) {
+      // The rest of a message whose start a consumer killed mid-get took
+      // with it: skip it (counting it taken when its last record goes by).
+      if (rec.flags & kLast)
+        h.msgs_got.store(h.msgs_got.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+      consume(record_bytes);
+      continue;
+    }
+    if (rec.frag_len > assembly.total - assembly.bytes.size()) corrupted("fragment longer than its message");
+    assembly.bytes.insert(assembly.bytes.end(), payload.begin(), payload.end());
+    consume(record_bytes);
+    if (rec.flags & kLast) {
+      if (assembly.bytes.size() != assembly.total) corrupted("message shorter than announced");
+      h.msgs_got.store(h.msgs_got.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+      hold.unlock();
+      sink(ctx, std::span<const std::byte>(assembly.bytes.data(), assembly.bytes.size()));
+      return true;
+    }
+  }
+}
+
+// ---- JoinableQueue -------------------------------------------------------
+
+void MessageRing::task_done() {
+  Header& h = *header_;
+  std::uint32_t v = h.unfinished.load(std::memory_order_relaxed);
+  do {
+    if (v == 0) throw ValueError("task_done() called too many times");
+  } while (!h.unfinished.compare_exchange_weak(v, v - 1, std::memory_order_seq_cst, std::memory_order_relaxed));
+  if (v == 1 && h.joiners_sleeping.load(std::memory_order_seq_cst) != 0) futex_wake(h.unfinished);
+}
+
+bool MessageRing::join(Deadline deadline) {
+  Header& h = *header_;
+  auto done = [](std::uint32_t v) { return v == 0; };
+  std::uint32_t seen = 0;
+  if (spin([&] { return done(seen = h.unfinished.load(std::memory_order_acquire)); })) return true;
+  h.joiners_sleeping.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = sleep_until(h.unfinished, done, h.unfinished.load(std::memory_order_seq_cst), deadline);
+  h.joiners_sleeping.fetch_sub(1, std::memory_order_relaxed);
+  return ok;
+}
+
+std::uint32_t MessageRing::unfinished_tasks() const noexcept {
+  return header_->unfinished.load(std::memory_order_relaxed);
+}
+
+}  // namespace mpx::detail
