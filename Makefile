@@ -14,7 +14,8 @@ CMAKE_FLAGS ?=
 # What a fresh Debian 12 lacks: the toolchain, the libraries mpx uses, and
 # python3 for the benchmark driver and the Python side of each benchmark.
 PACKAGES := g++ cmake ninja-build pkg-config make git ca-certificates python3 \
-            libcereal-dev libgtest-dev libgmock-dev libboost-dev libconcurrentqueue-dev
+            libcereal-dev libgtest-dev libgmock-dev libboost-dev libconcurrentqueue-dev \
+            libtbb-dev libthread-pool-dev
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all deps build test test-plain test-asan test-tsan demo bench fuzz install-check clean format
@@ -80,6 +81,7 @@ bench: build
 fuzz: build
 	$(BUILD)/tests/codec_fuzz --iterations 2000000
 	$(BUILD)/tests/connection_fuzz --iterations 200000
+	$(BUILD)/tests/queue_ring_fuzz --iterations 200000
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -3,7 +3,9 @@
 #include "mpx/process.hpp"
 
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,8 +14,10 @@
 #include <iostream>
 #include <typeinfo>
 
+#include "mpx/context.hpp"
 #include "os/children.hpp"
 #include "os/popen_fork.hpp"
+#include "os/popen_spawn.hpp"
 #include "threading_registry.hpp"
 
 namespace mpx {
@@ -138,6 +142,37 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent
 
 }  // namespace
 
+namespace detail {
+
+// The spawned child's side: become the process the parent started, run the
+// shipped call, report as a fork child would.
+int spawned_main(const SpawnRequest& request) {
+  ::mpx::current_state()->name = request.parent_name;  // what parent_process() will call the parent
+  auto st = std::make_shared<ProcessState>();
+  st->name = request.name;
+  st->identity = request.identity;
+  st->daemon = request.daemon;
+  st->started = true;
+  st->creator_pid = request.parent_pid;
+  ShippedCall call = request.call;
+  st->target = [call] { run_shipped(call); };
+  if (request.daemon) {
+    // As a daemon fork child: it dies with its parent, even a SIGKILLed one.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != request.parent_pid) return 1;
+  }
+  // Python's child reads nothing from the parent's terminal.
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0 && null != STDIN_FILENO) {
+    ::dup2(null, STDIN_FILENO);
+    ::close(null);
+  }
+  Process self{st};
+  return ::mpx::bootstrap(self, st, request.parent_pid);
+}
+
+}  // namespace detail
+
 Process::Process(ProcessOptions options) : state_(std::make_shared<ProcessState>()) {
   auto& st = *state_;
   st.identity = current_state()->identity;
@@ -151,7 +186,12 @@ Process::Process(std::shared_ptr<ProcessState> state) noexcept : state_(std::mov
 
 Process::~Process() = default;
 
-void Process::set_target(std::function<void()> target) { state_->target = std::move(target); }
+void Process::set_target(std::function<void()> target, std::function<detail::ShippedCall()> shipper) {
+  state_->target = std::move(target);
+  state_->shipper = std::move(shipper);
+}
+
+void Process::set_start_method(std::string method) { state_->start_method = std::move(method); }
 
 void Process::run() {
   if (state_->target) state_->target();
@@ -171,8 +211,27 @@ void Process::start() {
   detail::live_children();  // Python's _cleanup(): reap what has finished
   try {
     const int parent_pid = static_cast<int>(::getpid());
-    parent_at_start();  // made here, so the child writes no fresh heap page for it
-    detail::popen_fork(st, state_, [this, parent_pid] { return bootstrap(*this, state_, parent_pid); });
+    const std::string method = st.start_method.empty() ? get_start_method() : st.start_method;
+    if (method == "fork") {
+      parent_at_start();  // made here, so the child writes no fresh heap page for it
+      detail::popen_fork(st, state_, [this, parent_pid] { return bootstrap(*this, state_, parent_pid); });
+    } else {
+      if (!st.shipper) {
+        throw ProcessError("cannot start " + st.name + " with the " + method +
+                           " start method: its target cannot travel to a fresh process. Pass a function, a "
+                           "static member function or a lambda without captures, with Encodable arguments "
+                           "(a Process subclass's run() or a capturing lambda runs only under fork)");
+      }
+      detail::SpawnRequest request;
+      request.call = st.shipper();
+      request.build_id = request.call.build_id;
+      request.name = st.name;
+      request.identity = st.identity;
+      request.daemon = st.daemon;
+      request.parent_pid = parent_pid;
+      request.parent_name = current_state()->name;
+      detail::popen_spawn(st, state_, request);
+    }
   } catch (...) {
     std::lock_guard lock(st.mu);
     st.started = false;

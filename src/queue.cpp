@@ -1,12 +1,12 @@
 // mpx::queue's compiled part: the throws (one place, so the queue templates
-// stay small) and the slow paths of detail::WordLock.
+// stay small) and the slow paths of detail::CountLock and detail::Waiters.
 #include "mpx/queue.hpp"
 
 #include <climits>
 
+#include "mpx/detail/count_lock.hpp"
 #include "mpx/detail/futex.hpp"
 #include "mpx/detail/waiters.hpp"
-#include "mpx/detail/word_lock.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx::detail {
@@ -27,14 +27,44 @@ void throw_queue_error(QueueError error) {
   internal_error("throw_queue_error: unknown error");
 }
 
-void WordLock::lock_contended() {
-  if (spin([this] { return word_.load(std::memory_order_relaxed) == 0 && try_lock(); })) return;
-  // Mark the word "held, maybe with sleepers" and sleep until it was free
-  // when marked: the unlock that frees it then wakes one sleeper.
-  while (word_.exchange(2, std::memory_order_acquire) != 0) futex_wait(word_, 2, Deadline::never());
+namespace {
+// The low half of CountLock's word as the futex word. futex_wait and
+// futex_wake pass only its address (and a value) to the kernel.
+const std::atomic<std::uint32_t>& low_half(const std::atomic<std::uint64_t>& word) noexcept {
+  return *reinterpret_cast<const std::atomic<std::uint32_t>*>(&word);
+}
+}  // namespace
+
+std::uint64_t CountLock::lock_contended() {
+  std::uint64_t w = 0;
+  auto take = [&] {
+    w = word_.load(std::memory_order_relaxed);
+    return (w & kHeld) == 0 && word_.compare_exchange_strong(w, w | kHeld, std::memory_order_acquire);
+  };
+  if (spin(take)) return w >> kShift;
+  // Drepper's mutex 2: from now on this thread takes the lock marked
+  // contended, so its unlock wakes whoever else went to sleep meanwhile.
+  w = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((w & kHeld) == 0) {
+      if (word_.compare_exchange_weak(w, w | kHeld | kContended, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+        return w >> kShift;
+      }
+      continue;
+    }
+    if ((w & kContended) == 0 &&
+        !word_.compare_exchange_weak(w, w | kContended, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      continue;
+    }
+    // Sleeps while the low half still reads "held, contended" with this
+    // count; an unlock (or an advance) changes it.
+    futex_wait(low_half(word_), static_cast<std::uint32_t>(w | kContended), Deadline::never());
+    w = word_.load(std::memory_order_relaxed);
+  }
 }
 
-void WordLock::wake_one() noexcept { futex_wake(word_, 1); }
+void CountLock::wake() noexcept { futex_wake(low_half(word_), 1); }
 
 }  // namespace mpx::detail
 

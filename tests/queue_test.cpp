@@ -1,7 +1,8 @@
 // mpx::queue (mpx/queue.hpp): each class, timeouts and their errors, move-only
 // items, many producers and consumers counting every item exactly once,
 // shutdown, and the storage policies. CPython's own test_queue.py is ported
-// in conformance/queue_conformance_test.cpp.
+// in conformance/queue_conformance_test.cpp. Suites are named Thread* (ThreadQueue,
+// ThreadLifoQueue ...): multiprocessing's queues_test.cpp has Queue and SimpleQueue.
 #include "mpx/queue.hpp"
 
 #include <gtest/gtest.h>
@@ -56,7 +57,7 @@ struct Tracked {
 
 // ---- order ---------------------------------------------------------------------
 
-TEST(Queue, FifoOrderAcrossManyBlocks) {
+TEST(ThreadQueue, FifoOrderAcrossManyBlocks) {
   Queue<int> q;
   for (int i = 0; i < 20000; ++i) q.put(i);  // int: 4096 per block, so five blocks
   EXPECT_EQ(q.qsize(), 20000u);
@@ -64,7 +65,7 @@ TEST(Queue, FifoOrderAcrossManyBlocks) {
   EXPECT_TRUE(q.empty());
 }
 
-TEST(Queue, InterleavedPutsAndGetsKeepOrder) {
+TEST(ThreadQueue, InterleavedPutsAndGetsKeepOrder) {
   Queue<std::string> q;
   int next_in = 0, next_out = 0;
   for (int round = 0; round < 300; ++round) {
@@ -75,13 +76,13 @@ TEST(Queue, InterleavedPutsAndGetsKeepOrder) {
   EXPECT_EQ(next_in, next_out);
 }
 
-TEST(LifoQueue, LastInFirstOut) {
+TEST(ThreadLifoQueue, LastInFirstOut) {
   LifoQueue<int> q;
   for (int i = 0; i < 3000; ++i) q.put(i);
   for (int i = 2999; i >= 0; --i) ASSERT_EQ(q.get(), i);
 }
 
-TEST(PriorityQueue, LowestFirst) {
+TEST(ThreadPriorityQueue, LowestFirst) {
   PriorityQueue<int> q;
   for (int v : {5, 1, 4, 1, 5, 9, 2, 6, 5, 3}) q.put(v);
   std::vector<int> out;
@@ -89,7 +90,7 @@ TEST(PriorityQueue, LowestFirst) {
   EXPECT_EQ(out, (std::vector<int>{1, 1, 2, 3, 4, 5, 5, 5, 6, 9}));
 }
 
-TEST(PriorityQueue, CustomCompareHighestFirst) {
+TEST(ThreadPriorityQueue, CustomCompareHighestFirst) {
   PriorityQueue<int, std::greater<int>> q;
   for (int v : {3, 7, 1}) q.put(v);
   EXPECT_EQ(q.get(), 7);
@@ -108,7 +109,7 @@ struct LessPriority {
 // Ties come out in heapq's order, as in Python (not first-in first-out).
 // The expected string is what CPython 3.11 prints for the same calls with
 // a class whose __lt__ compares the priority only.
-TEST(PriorityQueue, TiesComeOutInHeapqOrderAsPython) {
+TEST(ThreadPriorityQueue, TiesComeOutInHeapqOrderAsPython) {
   PriorityQueue<ByPriority, LessPriority> q;
   std::string out;
   for (auto [p, t] : std::vector<std::pair<int, char>>{
@@ -121,7 +122,7 @@ TEST(PriorityQueue, TiesComeOutInHeapqOrderAsPython) {
   EXPECT_EQ(out, "bfdikmcjhaelg");
 }
 
-TEST(PriorityQueue, ComparatorObjectIsUsed) {
+TEST(ThreadPriorityQueue, ComparatorObjectIsUsed) {
   struct Mod {
     int m;
     bool operator()(int a, int b) const { return a % m < b % m; }
@@ -133,7 +134,7 @@ TEST(PriorityQueue, ComparatorObjectIsUsed) {
   EXPECT_EQ(q.get(), 19);
 }
 
-TEST(SimpleQueue, FifoWithoutTasks) {
+TEST(ThreadSimpleQueue, FifoWithoutTasks) {
   SimpleQueue<int> q;
   q.put(1);
   q.put_nowait(2);
@@ -148,7 +149,7 @@ TEST(SimpleQueue, FifoWithoutTasks) {
 
 // ---- sizes ---------------------------------------------------------------------
 
-TEST(Queue, SizesAndFull) {
+TEST(ThreadQueue, SizesAndFull) {
   Queue<int> q(2);
   EXPECT_EQ(q.maxsize(), 2);
   EXPECT_TRUE(q.empty());
@@ -164,7 +165,7 @@ TEST(Queue, SizesAndFull) {
   EXPECT_FALSE(unbounded.full());
 }
 
-TEST(Queue, GrowingMaxsizeWakesABlockedPut) {
+TEST(ThreadQueue, GrowingMaxsizeWakesABlockedPut) {
   Queue<int> q(1);
   q.put(0);
   Threads threads;
@@ -177,7 +178,7 @@ TEST(Queue, GrowingMaxsizeWakesABlockedPut) {
 
 // ---- timeouts ------------------------------------------------------------------
 
-TEST(Queue, GetTimeoutRaisesEmptyAfterTheTimeout) {
+TEST(ThreadQueue, GetTimeoutRaisesEmptyAfterTheTimeout) {
   Queue<int> q;
   auto t0 = Clock::now();
   EXPECT_THROW(q.get(30ms), Empty);
@@ -188,7 +189,7 @@ TEST(Queue, GetTimeoutRaisesEmptyAfterTheTimeout) {
   EXPECT_THROW(q.get(0ms), Empty);
 }
 
-TEST(Queue, PutTimeoutRaisesFullAfterTheTimeout) {
+TEST(ThreadQueue, PutTimeoutRaisesFullAfterTheTimeout) {
   Queue<int> q(1);
   q.put(1);
   auto t0 = Clock::now();
@@ -198,7 +199,7 @@ TEST(Queue, PutTimeoutRaisesFullAfterTheTimeout) {
   EXPECT_EQ(q.qsize(), 1u);
 }
 
-TEST(Queue, GetWithTimeoutReturnsAnItemThatArrives) {
+TEST(ThreadQueue, GetWithTimeoutReturnsAnItemThatArrives) {
   Queue<int> q;
   Threads threads;
   int tid = threads.add([&] { EXPECT_EQ(q.get(std::chrono::seconds(20)), 7); });
@@ -206,7 +207,7 @@ TEST(Queue, GetWithTimeoutReturnsAnItemThatArrives) {
   q.put(7);
 }
 
-TEST(Queue, ForeverIsNoTimeout) {
+TEST(ThreadQueue, ForeverIsNoTimeout) {
   Queue<int> q;
   q.put(1);
   EXPECT_EQ(q.get(mpx::forever), 1);
@@ -214,7 +215,7 @@ TEST(Queue, ForeverIsNoTimeout) {
   EXPECT_EQ(q.try_get(mpx::forever), 2);
 }
 
-TEST(Queue, NegativeTimeoutIsAValueErrorWithPythonsMessage) {
+TEST(ThreadQueue, NegativeTimeoutIsAValueErrorWithPythonsMessage) {
   const std::string msg = "'timeout' must be a non-negative number";
   Queue<int> bounded(5);
   EXPECT_EQ(error_of([&] { bounded.put(1, -1s); }), msg);
@@ -233,7 +234,7 @@ TEST(Queue, NegativeTimeoutIsAValueErrorWithPythonsMessage) {
   EXPECT_EQ(error_of([&] { simple.get(-1s); }), msg);
 }
 
-TEST(Queue, ShutDownComesBeforeTheNegativeTimeoutCheck) {
+TEST(ThreadQueue, ShutDownComesBeforeTheNegativeTimeoutCheck) {
   Queue<int> q(1);
   q.shutdown();
   EXPECT_THROW(q.get(-1s), ShutDown);  // Python looks at is_shutdown first
@@ -242,7 +243,7 @@ TEST(Queue, ShutDownComesBeforeTheNegativeTimeoutCheck) {
 
 // ---- task_done / join ------------------------------------------------------------
 
-TEST(Queue, TaskDoneTooManyTimes) {
+TEST(ThreadQueue, TaskDoneTooManyTimes) {
   Queue<int> q;
   EXPECT_EQ(error_of([&] { q.task_done(); }), "task_done() called too many times");
   q.put(1);
@@ -254,7 +255,7 @@ TEST(Queue, TaskDoneTooManyTimes) {
   EXPECT_THROW(q.task_done(), mpx::ValueError);
 }
 
-TEST(Queue, JoinWithTimeout) {
+TEST(ThreadQueue, JoinWithTimeout) {
   Queue<int> q;
   EXPECT_TRUE(q.join(0ms));
   q.put(1);
@@ -272,7 +273,7 @@ TEST(Queue, JoinWithTimeout) {
 
 // The joiner may destroy the queue as soon as join() returns; task_done()
 // must not touch it after that (ASan and TSan watch this test).
-TEST(Queue, JoinerMayDestroyTheQueueRightAway) {
+TEST(ThreadQueue, JoinerMayDestroyTheQueueRightAway) {
   for (int round = 0; round < 200; ++round) {
     auto q = std::make_unique<Queue<int>>();
     q->put(round);
@@ -288,7 +289,7 @@ TEST(Queue, JoinerMayDestroyTheQueueRightAway) {
 
 // ---- move-only items -------------------------------------------------------------
 
-TEST(Queue, MoveOnlyItems) {
+TEST(ThreadQueue, MoveOnlyItems) {
   Queue<std::unique_ptr<int>> q(1);
   q.put(std::make_unique<int>(1));
   auto p = std::make_unique<int>(2);
@@ -321,7 +322,7 @@ TEST(Queue, MoveOnlyItems) {
   EXPECT_EQ(*simple.get(), "x");
 }
 
-TEST(Queue, CopiesFromLvaluesAndBuildsFromOtherTypes) {
+TEST(ThreadQueue, CopiesFromLvaluesAndBuildsFromOtherTypes) {
   Queue<std::string> q;
   const std::string s = "kept";
   q.put(s);
@@ -333,13 +334,13 @@ TEST(Queue, CopiesFromLvaluesAndBuildsFromOtherTypes) {
   EXPECT_EQ(q.get(), "zzz");
 }
 
-TEST(Queue, ItemsLeftAreDestroyedWithTheQueue) {
+TEST(ThreadQueue, ItemsLeftAreDestroyedWithTheQueue) {
   Tracked::live = 0;
   {
     Queue<Tracked> q;
-    for (int i = 0; i < 1000; ++i) q.put(Tracked(i));  // crosses blocks of 64-byte... any size
-    for (int i = 0; i < 300; ++i) q.get();
-    EXPECT_EQ(Tracked::live.load(), 700);
+    for (int i = 0; i < 10000; ++i) q.put(Tracked(i));  // 4096 per block: three blocks
+    for (int i = 0; i < 5000; ++i) q.get();             // the first one is spare now
+    EXPECT_EQ(Tracked::live.load(), 5000);
     LifoQueue<Tracked> lifo;
     lifo.put(Tracked(1));
     PriorityQueue<Tracked, decltype([](const Tracked& a, const Tracked& b) { return a.value < b.value; })> heap;
@@ -349,7 +350,7 @@ TEST(Queue, ItemsLeftAreDestroyedWithTheQueue) {
 }
 
 // A copy that throws inside put(): nothing was added, the count did not move.
-TEST(Queue, ThrowingCopyLeavesTheQueueAsItWas) {
+TEST(ThreadQueue, ThrowingCopyLeavesTheQueueAsItWas) {
   struct Picky {
     int v;
     explicit Picky(int x) : v(x) {}
@@ -369,7 +370,7 @@ TEST(Queue, ThrowingCopyLeavesTheQueueAsItWas) {
 
 // ---- shutdown ----------------------------------------------------------------------
 
-TEST(Queue, ShutdownWakesBlockedGettersAndPutters) {
+TEST(ThreadQueue, ShutdownWakesBlockedGettersAndPutters) {
   Queue<int> empty;
   Queue<int> full(1);
   full.put(0);
@@ -403,7 +404,7 @@ TEST(Queue, ShutdownWakesBlockedGettersAndPutters) {
   EXPECT_THROW(full.try_put(1), ShutDown);
 }
 
-TEST(Queue, ImmediateShutdownDrainsAndReleasesJoin) {
+TEST(ThreadQueue, ImmediateShutdownDrainsAndReleasesJoin) {
   Tracked::live = 0;
   Queue<Tracked> q;
   for (int i = 0; i < 10; ++i) q.put(Tracked(i));
@@ -429,7 +430,7 @@ TEST(Queue, ImmediateShutdownDrainsAndReleasesJoin) {
 
 // An item whose destructor uses the queue: drained items are destroyed
 // after shutdown() released its locks (a deadlock otherwise).
-TEST(Queue, DrainedItemsMayUseTheQueueWhenDestroyed) {
+TEST(ThreadQueue, DrainedItemsMayUseTheQueueWhenDestroyed) {
   struct Item;
   using Q = Queue<Item>;
   struct Item {
@@ -513,7 +514,7 @@ void every_item_exactly_once(Q& q, int producers, int consumers, int per_produce
   EXPECT_TRUE(q.empty());
 }
 
-TEST(Queue, ManyProducersManyConsumersEachItemOnce) {
+TEST(ThreadQueue, ManyProducersManyConsumersEachItemOnce) {
   Queue<int> unbounded;
   every_item_exactly_once(unbounded, 4, 4, 20000);
   Queue<int> bounded(8);
@@ -522,23 +523,23 @@ TEST(Queue, ManyProducersManyConsumersEachItemOnce) {
   every_item_exactly_once(one, 3, 3, 2000);
 }
 
-TEST(LifoQueue, ManyProducersManyConsumersEachItemOnce) {
+TEST(ThreadLifoQueue, ManyProducersManyConsumersEachItemOnce) {
   LifoQueue<int> q(16);
   every_item_exactly_once(q, 4, 4, 5000);
 }
 
-TEST(PriorityQueue, ManyProducersManyConsumersEachItemOnce) {
+TEST(ThreadPriorityQueue, ManyProducersManyConsumersEachItemOnce) {
   PriorityQueue<int, std::greater<int>> q(16);  // stop items (-1) come out last
   every_item_exactly_once(q, 4, 4, 5000);
 }
 
-TEST(SimpleQueue, ManyProducersManyConsumersEachItemOnce) {
+TEST(ThreadSimpleQueue, ManyProducersManyConsumersEachItemOnce) {
   SimpleQueue<int> q;
   every_item_exactly_once(q, 4, 4, 20000);
 }
 
 // One producer, one consumer: the order survives the race between the ends.
-TEST(Queue, OneToOneKeepsOrderUnderLoad) {
+TEST(ThreadQueue, OneToOneKeepsOrderUnderLoad) {
   Queue<std::uint64_t> q;
   constexpr std::uint64_t kN = 300000;
   Threads threads;
@@ -549,7 +550,7 @@ TEST(Queue, OneToOneKeepsOrderUnderLoad) {
 }
 
 // task_done from many consumers while the producer waits in join().
-TEST(Queue, JoinCountsTaskDoneFromManyThreads) {
+TEST(ThreadQueue, JoinCountsTaskDoneFromManyThreads) {
   Queue<int> q(32);
   std::atomic<long> sum{0};
   Threads threads;
@@ -573,6 +574,40 @@ TEST(Queue, JoinCountsTaskDoneFromManyThreads) {
   q.join();
 }
 
+// ---- the pieces ---------------------------------------------------------------------
+
+// detail::CountLock under contention (8 threads on 2 cores: the futex path
+// runs): mutual exclusion, and every unlock_advance() counted once.
+TEST(ThreadQueueDetail, CountLockExcludesAndCounts) {
+  mpx::detail::CountLock lock;
+  long plain = 0;  // guarded by `lock`; TSan checks it
+  constexpr int kThreads = 8, kRounds = 20000;
+  std::atomic<bool> go{false};
+  {
+    Threads threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.add([&, t] {
+        while (!go.load()) std::this_thread::yield();
+        for (int i = 0; i < kRounds; ++i) {
+          lock.lock();
+          ++plain;
+          if ((i + t) % 2 == 0) {
+            lock.unlock_advance();
+          } else {
+            lock.unlock();
+          }
+        }
+      });
+    }
+    go = true;
+  }
+  EXPECT_EQ(plain, long{kThreads} * kRounds);
+  EXPECT_EQ(lock.count(), std::uint64_t{kThreads} * kRounds / 2);
+  lock.advance();
+  EXPECT_EQ(lock.lock(), std::uint64_t{kThreads} * kRounds / 2 + 1);
+  lock.unlock();
+}
+
 // ---- your own storage -----------------------------------------------------------------
 
 /// A storage policy of the user's own (Python: subclass Queue, override
@@ -592,7 +627,7 @@ class ShortestFirst {
 };
 static_assert(mpx::queue::Storage<ShortestFirst, std::string>);
 
-TEST(BasicQueue, AStoragePolicyOfYourOwn) {
+TEST(ThreadBasicQueue, AStoragePolicyOfYourOwn) {
   mpx::queue::BasicQueue<std::string, ShortestFirst> q(3);
   q.put("ccc");
   q.put("a");

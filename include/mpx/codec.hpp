@@ -13,7 +13,8 @@
 //   - std::string, vector, deque, list, map, set, unordered_*, optional,
 //     variant, tuple, pair, chrono durations, and any nesting of these;
 //   - your types with a cereal `serialize` (or save/load) member or free function.
-// Pointers, string_view and span are refused: their bytes mean nothing elsewhere.
+// Pointers, string_view, span and reference_wrapper are refused: their bytes
+// mean nothing elsewhere.
 // A type that is none of these fails to compile with a message naming it.
 //
 // Decoding checks every length against the bytes there before allocating, so
@@ -39,6 +40,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
+#include <functional>
 #include <new>
 #include <span>
 #include <stdexcept>
@@ -56,6 +58,10 @@ template <class C, class Tr>
 struct is_view<std::basic_string_view<C, Tr>> : std::true_type {};
 template <class E, std::size_t N>
 struct is_view<std::span<E, N>> : std::true_type {};
+// A reference_wrapper is trivially copyable, but it is a pointer: its bytes
+// mean nothing in another process.
+template <class T>
+struct is_view<std::reference_wrapper<T>> : std::true_type {};
 
 template <class T>
 inline constexpr bool kBytewise =

@@ -145,6 +145,10 @@ struct BrokenExecutor : Error {
 struct BrokenProcessPool : BrokenExecutor {
   using BrokenExecutor::BrokenExecutor;
 };
+/// Python: concurrent.futures.thread.BrokenThreadPool — a worker's initializer failed.
+struct BrokenThreadPool : BrokenExecutor {
+  using BrokenExecutor::BrokenExecutor;
+};
 /// Python: threading.BrokenBarrierError.
 struct BrokenBarrierError : Error {
   using Error::Error;

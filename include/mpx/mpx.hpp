@@ -12,6 +12,7 @@
 
 #include "mpx/codec.hpp"
 #include "mpx/connection.hpp"
+#include "mpx/context.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
 #include "mpx/queue.hpp"

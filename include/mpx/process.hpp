@@ -11,8 +11,9 @@
 //     void run() override { mpx::exit(3); }          // sys.exit(3)
 //   };
 //
-// Start method: fork (the child is a copy of the parent, so any callable runs,
-// lambdas with captures included). A child's exit code is 0, the n given to
+// Start method: fork by default (the child is a copy of the parent, so any
+// callable runs, lambdas with captures included); spawn and forkserver
+// through mpx::set_start_method or mpx::get_context (mpx/context.hpp). A child's exit code is 0, the n given to
 // mpx::exit(n), 1 after an uncaught exception (reported on stderr), or
 // -signum if a signal killed it — as in Python.
 //
@@ -43,13 +44,16 @@
 #include <vector>
 
 #include "mpx/detail/deadline.hpp"
+#include "mpx/detail/shipping.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx {
 
 namespace detail {
 struct ProcessState;
-}
+struct SpawnRequest;
+int spawned_main(const SpawnRequest& request);
+}  // namespace detail
 
 /// Python's keyword arguments of Process(): name=, daemon=.
 struct ProcessOptions {
@@ -70,13 +74,25 @@ class Process {
       : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
   /// Process(target=f, args=(...), name=..., daemon=...).
+  /// Under fork any callable runs. Under spawn and forkserver the call must
+  /// travel (detail/shipping.hpp): a function, static member function or
+  /// captureless lambda with Encodable arguments; anything else makes start()
+  /// throw ProcessError there (mpx::get_context("spawn").Process(...) and
+  /// friends refuse it at compile time instead).
   template <class F, class... Args>
   requires std::is_invocable_v < std::decay_t<F>
   &, std::decay_t<Args>&... > Process(ProcessOptions options, F&& target, Args&&... args)
       : Process(std::move(options)) {
-    set_target([f = std::forward<F>(target), tup = std::make_tuple(std::forward<Args>(args)...)]() mutable {
-      std::apply(f, tup);
-    });
+    if constexpr (detail::Shippable<F, Args...>) {
+      auto fn = +target;
+      auto tup = std::make_shared<std::tuple<std::decay_t<Args>...>>(std::forward<Args>(args)...);
+      set_target([fn, tup] { std::apply(fn, *tup); },
+                 [fn, tup] { return std::apply([&](auto&... a) { return detail::ship(fn, a...); }, *tup); });
+    } else {
+      set_target([f = std::forward<F>(target),
+                  tup = std::make_tuple(std::forward<Args>(args)...)]() mutable { std::apply(f, tup); },
+                 nullptr);
+    }
   }
 
   Process(const Process&) = default;
@@ -147,7 +163,10 @@ class Process {
   friend std::optional<Process> parent_process();
   friend std::vector<Process> active_children();
   explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;
-  void set_target(std::function<void()> target);
+  void set_target(std::function<void()> target, std::function<detail::ShippedCall()> shipper);
+  friend class Context;
+  friend int detail::spawned_main(const detail::SpawnRequest& request);
+  void set_start_method(std::string method);
   bool join_until(detail::Deadline deadline) const;
 
   std::shared_ptr<detail::ProcessState> state_;

@@ -2,16 +2,20 @@
 // Queue, LifoQueue, PriorityQueue, SimpleQueue, and Empty, Full, ShutDown.
 // (Queues between processes are multiprocessing's: mpx/queues.hpp.)
 //
-//   mpx::queue::Queue<Job> q;                      // queue.Queue(); Queue<Job> q(100) for maxsize=100
+//   mpx::queue::Queue<Job> q;                  // queue.Queue(); Queue<Job> q(100) for maxsize=100
 //   std::thread worker([&] {
-//     for (;;) {
-//       Job job = q.get();                          // blocks; ShutDown once shut down and drained
-//       run(job);
-//       q.task_done();
-//     }
+//     try {
+//       for (;;) {
+//         Job job = q.get();                      // blocks
+//         run(job);
+//         q.task_done();
+//       }
+//     } catch (const mpx::queue::ShutDown&) {}   // shut down and drained
 //   });
 //   q.put(Job{1});
-//   q.join();                                      // every put() has had its task_done()
+//   q.join();                                  // every put() has had its task_done()
+//   q.shutdown();                              // Python 3.13: the worker's get() raises ShutDown
+//   worker.join();
 //
 // One class template does all four, as Python's Queue is one class whose
 // subclasses override _init/_qsize/_put/_get: BasicQueue<T, Storage> owns the
@@ -20,23 +24,23 @@
 //
 // How it works: two counts, two locks, three lists of sleepers.
 //
-//   producers' cache line            consumers' cache line
-//   put_lock_  puts_ (items put)     get_lock_  gets_ (items gotten)  done_ (task_done calls)
+//   producers' cache line               consumers' cache line
+//   put_: lock bit + puts (items put)   get_: lock bit + gets (items gotten), done_ (task_done calls)
 //
-//   qsize() = puts_ - gets_       unfinished_tasks = puts_ - done_
+//   qsize() = puts - gets       unfinished_tasks = puts - done_
 //
-//   put(x): lock put side · wait while puts_ - gets_ >= maxsize · storage.put(x) ·
-//           puts_ += 1 · unlock · not_empty_.wake_one()
-//   get():  lock get side · while puts_ == gets_: unlock, spin a few µs on the
+//   put(x): lock put_ · wait while puts - gets >= maxsize · storage.put(x) ·
+//           unlock put_ and puts += 1 (one fetch_add) · not_empty_.wake_one()
+//   get():  lock get_ · while puts == gets: unlock, spin a few µs on the
 //           counts, then announce in not_empty_, look once more, sleep; lock ·
-//           x = storage.get() · gets_ += 1 · unlock · not_full_.wake_one()
+//           x = storage.get() · unlock get_ and gets += 1 · not_full_.wake_one()
 //
 // Fifo lets its two ends work at once, so the two sides have a lock each and
 // a producer and a consumer never wait for each other's lock; Lifo and Heap
 // cannot, so both sides take one lock. The sleeper lists (detail/waiters.hpp)
 // cost a waker one load when nobody sleeps and one futex_wake per sleeper
 // otherwise, and lose no wake-up: a producer and a consumer that keep up
-// with each other never enter the kernel. join() waits on done_ == puts_.
+// with each other never enter the kernel. join() waits for done_ == puts.
 //
 // Sharing: a queue is an object like std::mutex — not copyable, not movable.
 // Threads share it by reference (capture `&q`, pass std::ref(q), or own it in
@@ -53,16 +57,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "mpx/detail/count_lock.hpp"
 #include "mpx/detail/deadline.hpp"
 #include "mpx/detail/futex.hpp"
 #include "mpx/detail/queue_storage.hpp"
 #include "mpx/detail/waiters.hpp"
-#include "mpx/detail/word_lock.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx::detail {
@@ -188,8 +191,8 @@ class BasicQueue {
   /// The number of items now. As in Python, "approximate": another thread
   /// may change it before the caller acts on it. Python: qsize(). Blocks: never.
   std::size_t qsize() const noexcept {
-    const Count gets = gets_.load(std::memory_order_acquire);  // first: gets <= puts at every instant
-    return static_cast<std::size_t>(puts_.load(std::memory_order_acquire) - gets);
+    const Count gets = get_.count();  // first: gets <= puts at every instant
+    return static_cast<std::size_t>(put_.count() - gets);
   }
   /// Python: empty() — qsize() == 0, with the same caveat.
   bool empty() const noexcept { return qsize() == 0; }
@@ -203,7 +206,7 @@ class BasicQueue {
   /// Python: `q.maxsize = n`. Items already queued stay (a shrunk queue is
   /// full until gets bring it under n); blocked put() calls look again.
   void set_maxsize(std::ptrdiff_t maxsize) requires kFull {
-    Lock lk(put_lock());
+    Held lk(put_);
     maxsize_.store(maxsize, std::memory_order_seq_cst);
     lk.unlock();
     not_full_.wake_all();
@@ -281,13 +284,13 @@ class BasicQueue {
   /// Marks one gotten item as processed. Python: task_done().
   /// Throws: ValueError("task_done() called too many times").
   void task_done() requires kFull {
-    Lock lk(get_lock());
+    Held lk(get_side());
     const Count done = done_.load(std::memory_order_relaxed);
-    if (done == puts_.load(std::memory_order_acquire)) throw_error(QueueError::task_done);
+    if (done == put_.count()) raise(lk, QueueError::task_done);
     done_.store(done + 1, std::memory_order_seq_cst);
     // With the lock held: a joiner returns only after taking this lock, so
     // it cannot destroy the queue while this call still touches it.
-    if (done + 1 == puts_.load(std::memory_order_seq_cst)) all_done_.wake_all();
+    if (done + 1 == put_.count(std::memory_order_seq_cst)) all_done_.wake_all();
   }
   /// Waits until every item put has had its task_done(). Python: join().
   void join() requires kFull { join_until(Deadline::never()); }
@@ -301,7 +304,7 @@ class BasicQueue {
   /// Items put and not yet task_done(). Python: the unfinished_tasks attribute.
   std::size_t unfinished_tasks() const noexcept requires kFull {
     const Count done = done_.load(std::memory_order_acquire);  // first: done <= puts at every instant
-    return static_cast<std::size_t>(puts_.load(std::memory_order_acquire) - done);
+    return static_cast<std::size_t>(put_.count() - done);
   }
 
   // ---- shutdown (Python 3.13) ----
@@ -317,9 +320,9 @@ class BasicQueue {
   /// Python: shutdown(immediate=False). Blocks: no.
   void shutdown(bool immediate = false) requires kFull {
     std::vector<T> drained;  // destroyed after the locks are released: T's destructor may use the queue
-    Lock put_side(put_lock());
-    Lock get_side;
-    if constexpr (kSplit) get_side = Lock(get_lock_);
+    Held put_side(put_);
+    std::optional<Held> get_side;
+    if constexpr (kSplit) get_side.emplace(get_);
     shutdown_.store(true, std::memory_order_seq_cst);
     // Wake first: the woken need a lock held here, so they see the queue as
     // this call leaves it, even if a storage get() below throws.
@@ -332,13 +335,13 @@ class BasicQueue {
       mpx::detail::Waiters& joiners;
       ~WakeJoiners() { joiners.wake_all(); }
     } wake_joiners{all_done_};
-    Count gets = gets_.load(std::memory_order_relaxed);
-    const Count puts = puts_.load(std::memory_order_relaxed);
+    Count gets = get_.count(std::memory_order_relaxed);
+    const Count puts = put_.count(std::memory_order_relaxed);
     seen_puts_ = puts;
     drained.reserve(static_cast<std::size_t>(puts - gets));
     for (; gets != puts; ++gets) {
       drained.push_back(storage_.get());
-      gets_.store(gets + 1, std::memory_order_seq_cst);
+      get_.advance();
       if (const Count done = done_.load(std::memory_order_relaxed); done != puts) {
         done_.store(done + 1, std::memory_order_seq_cst);
       }
@@ -348,20 +351,48 @@ class BasicQueue {
   bool is_shutdown() const noexcept requires kFull { return shutdown_.load(std::memory_order_acquire); }
 
  private:
-  using Lock = std::unique_lock<mpx::detail::WordLock>;
+  // One side's lock, taken on construction, released once: by unlock(),
+  // unlock_advance() (release and count one item, one instruction), or the
+  // destructor (an exception, a timeout).
+  class Held {
+   public:
+    explicit Held(mpx::detail::CountLock& lock) : lock_(&lock) { lock_->lock(); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() {
+      if (held_) lock_->unlock();
+    }
+    void lock() {
+      lock_->lock();
+      held_ = true;
+    }
+    void unlock() noexcept {
+      held_ = false;
+      lock_->unlock();
+    }
+    void unlock_advance() noexcept {
+      held_ = false;
+      lock_->unlock_advance();
+    }
+
+   private:
+    mpx::detail::CountLock* lock_;
+    bool held_ = true;
+  };
 
   [[noreturn]] static void throw_error(QueueError e) { mpx::detail::throw_queue_error(e); }
-  [[noreturn]] static void raise(Lock& lk, QueueError e) {
+  [[noreturn]] static void raise(Held& lk, QueueError e) {
     lk.unlock();
     mpx::detail::throw_queue_error(e);
   }
 
-  mpx::detail::WordLock& put_lock() noexcept { return put_lock_; }
-  mpx::detail::WordLock& get_lock() noexcept {
+  // The lock get() takes: its own, or with one lock for both sides, put_'s
+  // (get_ then only counts).
+  mpx::detail::CountLock& get_side() noexcept {
     if constexpr (kSplit) {
-      return get_lock_;
+      return get_;
     } else {
-      return put_lock_;
+      return put_;
     }
   }
 
@@ -369,7 +400,7 @@ class BasicQueue {
   // or `deadline` passed).
   template <class U>
   bool put_until(U&& item, bool block, Deadline deadline, bool negative_timeout) {
-    Lock lk(put_lock());
+    Held lk(put_);
     if constexpr (kFull) {
       if (shutdown_.load(std::memory_order_relaxed)) raise(lk, QueueError::shutdown);
       if (negative_timeout && maxsize_.load(std::memory_order_relaxed) > 0) raise(lk, QueueError::negative_timeout);
@@ -379,21 +410,19 @@ class BasicQueue {
         if (shutdown_.load(std::memory_order_relaxed)) raise(lk, QueueError::shutdown);
       }
     }
-    const Count puts = puts_.load(std::memory_order_relaxed);
     if constexpr (std::is_same_v<U, T>) {
       storage_.put(std::move(item));  // an rvalue T: no temporary
     } else {
       storage_.put(T(std::forward<U>(item)));
     }
-    puts_.store(puts + 1, std::memory_order_seq_cst);  // seq_cst, then look for waiters: detail/waiters.hpp
-    lk.unlock();
+    lk.unlock_advance();  // puts += 1 (seq_cst), then look for waiters: detail/waiters.hpp
     not_empty_.wake_one();
     return true;
   }
 
   // Python's get(): std::nullopt if the queue stayed empty.
   std::optional<T> get_until(bool block, Deadline deadline, bool negative_timeout) {
-    Lock lk(get_lock());
+    Held lk(get_side());
     if constexpr (kFull) {
       if (shutdown_.load(std::memory_order_relaxed) && !has_item()) raise(lk, QueueError::shutdown);
     }
@@ -405,16 +434,19 @@ class BasicQueue {
         if (shutdown_.load(std::memory_order_relaxed) && !has_item()) raise(lk, QueueError::shutdown);
       }
     }
-    const Count gets = gets_.load(std::memory_order_relaxed);
     std::optional<T> item(std::in_place, storage_.get());
-    gets_.store(gets + 1, std::memory_order_seq_cst);
-    lk.unlock();
+    if constexpr (kSplit) {
+      lk.unlock_advance();  // gets += 1
+    } else {
+      get_.advance();
+      lk.unlock();
+    }
     if constexpr (kFull) not_full_.wake_one();
     return item;
   }
 
   bool join_until(Deadline deadline) {
-    Lock lk(get_lock());
+    Held lk(get_side());
     for (;;) {
       if (all_done()) return true;  // returns holding the lock: see task_done()
       if (deadline.expired()) return false;
@@ -428,9 +460,9 @@ class BasicQueue {
   // again only when the last reading is used up (a consumer that lags
   // behind reads the producers' cache line once per batch, not per item).
   bool has_item() noexcept {
-    const Count gets = gets_.load(std::memory_order_relaxed);
+    const Count gets = get_.count(std::memory_order_relaxed);
     if (seen_puts_ > gets) return true;
-    seen_puts_ = puts_.load(std::memory_order_acquire);
+    seen_puts_ = put_.count();
     return seen_puts_ > gets;
   }
   // With the put lock held: is the queue at maxsize? The same caching of the
@@ -438,32 +470,32 @@ class BasicQueue {
   bool no_room() noexcept {
     const std::ptrdiff_t max = maxsize_.load(std::memory_order_relaxed);
     if (max <= 0) return false;
-    const Count puts = puts_.load(std::memory_order_relaxed);
+    const Count puts = put_.count(std::memory_order_relaxed);
     if (puts - seen_gets_ < static_cast<Count>(max)) return false;
-    seen_gets_ = gets_.load(std::memory_order_acquire);
+    seen_gets_ = get_.count();
     return puts - seen_gets_ >= static_cast<Count>(max);
   }
   // Without a lock, for spinning and the eventcount's last look (seq_cst).
   bool has_item_now() const noexcept {
-    const Count gets = gets_.load(std::memory_order_seq_cst);
-    return puts_.load(std::memory_order_seq_cst) != gets;
+    const Count gets = get_.count(std::memory_order_seq_cst);
+    return put_.count(std::memory_order_seq_cst) != gets;
   }
   bool has_room_now() const noexcept {
     const std::ptrdiff_t max = maxsize_.load(std::memory_order_seq_cst);
-    const Count puts = puts_.load(std::memory_order_seq_cst);
-    return max <= 0 || puts - gets_.load(std::memory_order_seq_cst) < static_cast<Count>(max);
+    const Count puts = put_.count(std::memory_order_seq_cst);
+    return max <= 0 || puts - get_.count(std::memory_order_seq_cst) < static_cast<Count>(max);
   }
   bool is_shutdown_now() const noexcept { return shutdown_.load(std::memory_order_seq_cst); }
   bool all_done() const noexcept {
     const Count done = done_.load(std::memory_order_seq_cst);
-    return done == puts_.load(std::memory_order_seq_cst);
+    return done == put_.count(std::memory_order_seq_cst);
   }
 
   // Called with `lk` held; returns with it held, once `ready` (which reads
   // only atomics) may hold, the deadline passed, or on a spurious wake-up:
   // the caller looks again. Spins first, without the lock.
   template <class Ready>
-  static void await(Lock& lk, mpx::detail::Waiters& waiters, Deadline deadline, Ready ready) {
+  static void await(Held& lk, mpx::detail::Waiters& waiters, Deadline deadline, Ready ready) {
     lk.unlock();
     if (!mpx::detail::spin(ready)) sleep(waiters, deadline, ready);
     lk.lock();
@@ -481,23 +513,20 @@ class BasicQueue {
     }
   }
 
-  // One cache line for what only producers touch, one for their count (which
-  // consumers read), and the same for consumers: a consumer reading puts_
-  // does not take the producer's lock line away from it.
-  alignas(64) mpx::detail::WordLock put_lock_;
-  Count seen_gets_ = 0;                     // a recent gets_, under put_lock_
-  alignas(64) std::atomic<Count> puts_{0};  // items ever put; written under put_lock_
-  // (With one lock for both sides, get_lock_ is unused.)
-  alignas(64) mpx::detail::WordLock get_lock_;
-  Count seen_puts_ = 0;                     // a recent puts_, under get_lock()
-  std::atomic<Count> done_{0};              // task_done() calls plus drained items; written under get_lock()
-  alignas(64) std::atomic<Count> gets_{0};  // items ever gotten (or drained); written under get_lock()
+  // The producers' cache line, then the consumers': each side's lock holds
+  // its count (puts, gets), so a put or a get is one CAS and one fetch_add
+  // on a line its side owns.
+  alignas(64) mpx::detail::CountLock put_;  // count: items ever put
+  Count seen_gets_ = 0;                     // a recent get_.count(), under put_
+  alignas(64) mpx::detail::CountLock get_;  // count: items ever gotten or drained
+  Count seen_puts_ = 0;                     // a recent put_.count(), under get_side()
+  std::atomic<Count> done_{0};              // task_done() calls plus drained items; written under get_side()
   // Read by both sides, written rarely.
   alignas(64) std::atomic<std::ptrdiff_t> maxsize_{0};
   std::atomic<bool> shutdown_{false};  // set with both locks held
   mpx::detail::Waiters not_empty_;     // getters waiting for an item
   mpx::detail::Waiters not_full_;      // putters waiting for a free slot
-  mpx::detail::Waiters all_done_;      // joiners waiting for done_ == puts_
+  mpx::detail::Waiters all_done_;      // joiners waiting for done_ == puts
   alignas(64) S storage_{};            // its two ends are its own business (Fifo keeps them apart)
 };
 

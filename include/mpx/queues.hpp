@@ -166,9 +166,9 @@ class QueueCore {
       thread_local std::vector<std::byte> scratch;
       scratch.clear();
       encode_append(item, scratch);
-      struct Shrink {  // one huge item must not pin its buffer for the thread's life
+      struct Shrink {  // kept between puts (fresh pages cost more than copies), but not a huge one
         ~Shrink() {
-          if (scratch.capacity() > (1u << 20)) std::vector<std::byte>().swap(scratch);
+          if (scratch.capacity() > (64u << 20)) std::vector<std::byte>().swap(scratch);
         }
       } shrink;
       return ring_->put(scratch, deadline);

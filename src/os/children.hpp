@@ -20,6 +20,7 @@
 
 #include "mpx/detail/deadline.hpp"
 #include "mpx/detail/fd.hpp"
+#include "mpx/detail/shipping.hpp"
 
 namespace mpx::detail {
 
@@ -38,6 +39,8 @@ struct ProcessState {
   Fd pidfd;
   std::optional<int> exitcode;
   std::function<void()> target;
+  std::function<ShippedCall()> shipper;  // the target as a call that travels; null if it cannot
+  std::string start_method;              // empty: the default at start()
 };
 
 /// Polls `st`'s pidfd until the child exits or `deadline` passes, then reaps

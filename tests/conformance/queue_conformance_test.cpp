@@ -1,5 +1,7 @@
 // Port of CPython's Lib/test/test_queue.py (python/cpython main, the 3.13+
-// version with the shutdown tests) to mpx::queue. Each TEST names its source.
+// version with the shutdown tests) to mpx::queue, part 1: BaseQueueTestMixin
+// on Queue, LifoQueue and PriorityQueue. Part 2 (queue_simple_conformance_test.cpp)
+// has FailingQueueTest and BaseSimpleQueueTest. Each TEST names its source.
 //
 // CPython runs every class twice, on the pure-Python module and on the C
 // accelerator (PyQueueTest / CQueueTest ...); mpx has one implementation, so
@@ -20,7 +22,7 @@
 //   _immediate, _allowed_transitions, _all_methods_in_one_thread (both),
 //   _all_methods_in_many_threads (both), _get (both), _put (both), _join
 //   (both), _put_join (both), _get_task_done_join, _pending_get) for
-//   QueueTest, LifoQueueTest, PriorityQueueTest; FailingQueueTest
+//   QueueTest, LifoQueueTest, PriorityQueueTest; in part 2: FailingQueueTest
 //   (test_failing_queue, with a Storage policy whose put/get raise on demand,
 //   Python's _put/_get override); BaseSimpleQueueTest (test_basic,
 //   test_negative_timeout_raises_exception, test_order, test_many_threads,
@@ -59,80 +61,15 @@ using namespace std::chrono_literals;
 using mpx::queue::Empty;
 using mpx::queue::Full;
 using mpx::queue::ShutDown;
-using mpx::test::current_tid;
+using mpx::test::do_blocking_test;
 using mpx::test::Event;
+using mpx::test::List;
+using mpx::test::qfull;
 using mpx::test::Threads;
-using mpx::test::wait_sleeping;
 
 namespace {
 
 constexpr int QUEUE_SIZE = 5;
-
-template <class Q>
-bool qfull(const Q& q) {
-  return q.maxsize() > 0 && q.qsize() == static_cast<std::size_t>(q.maxsize());
-}
-
-/// A list several threads append to (Python's list.append is atomic).
-template <class T>
-class List {
- public:
-  void append(T v) {
-    std::scoped_lock hold(mu_);
-    items_.push_back(std::move(v));
-  }
-  std::vector<T> get() {
-    std::scoped_lock hold(mu_);
-    return items_;
-  }
-  std::size_t count(const T& v) {
-    std::scoped_lock hold(mu_);
-    return static_cast<std::size_t>(std::count(items_.begin(), items_.end(), v));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<T> items_;
-};
-
-// Python: BlockingTestMixin.do_blocking_test. `trigger` runs in another
-// thread once this thread sleeps inside `block`; `block` must not return
-// before that.
-template <class Block, class Trigger>
-auto do_blocking_test(Block block, Trigger trigger) {
-  std::atomic<bool> started{false};
-  const int me = current_tid();
-  Threads thread;
-  thread.add([&] {
-    if (!wait_sleeping(me)) ADD_FAILURE() << "the blocking function never slept";
-    started = true;
-    trigger();
-  });
-  if constexpr (std::is_void_v<decltype(block())>) {
-    block();
-    EXPECT_TRUE(started.load()) << "blocking function appeared not to block";
-  } else {
-    auto result = block();
-    EXPECT_TRUE(started.load()) << "blocking function appeared not to block";
-    return result;
-  }
-}
-
-// Python: BlockingTestMixin.do_exceptional_blocking_test.
-template <class Exception, class Block, class Trigger>
-void do_exceptional_blocking_test(Block block, Trigger trigger) {
-  std::atomic<bool> started{false};
-  const int me = current_tid();
-  Threads thread;
-  thread.add([&] {
-    if (!wait_sleeping(me)) ADD_FAILURE() << "the blocking function never slept";
-    started = true;
-    trigger();
-  });
-  EXPECT_THROW(block(), Exception);
-  thread.join();
-  EXPECT_TRUE(started.load()) << "trigger thread ended but event never set";
-}
 
 // ---- BaseQueueTestMixin: QueueTest, LifoQueueTest, PriorityQueueTest ----------------
 
@@ -622,278 +559,6 @@ TYPED_TEST(BaseQueueTestMixin, ShutdownPendingGet) {
   q.shutdown(false);
   get_thread.join();  // Python: join(timeout=10.0); Threads aborts after 20 s
   EXPECT_EQ(results.get(), std::vector<std::string>{"ShutDown"});
-}
-
-// ---- FailingQueueTest --------------------------------------------------------------
-
-struct FailingQueueException : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-/// Python's FailingQueue overrides _put and _get; here the same is a Storage
-/// policy over Fifo, with the flags outside (the test flips them).
-struct FailFlags {
-  std::atomic<bool> fail_next_put{false};
-  std::atomic<bool> fail_next_get{false};
-};
-
-class FailingStorage {
- public:
-  static constexpr bool concurrent_put_get = true;
-  explicit FailingStorage(FailFlags* flags) : flags_(flags) {}
-  void put(std::string&& item) {
-    if (flags_->fail_next_put.exchange(false)) throw FailingQueueException("You Lose");
-    items_.put(std::move(item));
-  }
-  std::string get() {
-    if (flags_->fail_next_get.exchange(false)) throw FailingQueueException("You Lose");
-    return items_.get();
-  }
-
- private:
-  FailFlags* flags_;
-  mpx::queue::Fifo<std::string> items_;
-};
-using FailingQueue = mpx::queue::BasicQueue<std::string, FailingStorage>;
-
-void failing_queue_test(FailingQueue& q, FailFlags& f) {
-  ASSERT_EQ(q.qsize(), 0u) << "Call this function with an empty queue";
-  for (int i = 0; i < QUEUE_SIZE - 1; ++i) q.put(std::to_string(i));
-  // Test a failing non-blocking put.
-  f.fail_next_put = true;
-  EXPECT_THROW(q.put("oops", false), FailingQueueException) << "The queue didn't fail when it should have";
-  f.fail_next_put = true;
-  EXPECT_THROW(q.put("oops", 100ms), FailingQueueException) << "The queue didn't fail when it should have";
-  q.put("last");
-  EXPECT_TRUE(qfull(q)) << "Queue should be full";
-  // Test a failing blocking put
-  f.fail_next_put = true;
-  EXPECT_THROW(do_blocking_test([&] { q.put("full"); }, [&] { q.get(); }), FailingQueueException);
-  // Check the Queue isn't damaged. put failed, but get succeeded - re-add
-  q.put("last");
-  // Test a failing timeout put
-  f.fail_next_put = true;
-  do_exceptional_blocking_test<FailingQueueException>([&] { q.put("full", 10s); }, [&] { q.get(); });
-  // Check the Queue isn't damaged. put failed, but get succeeded - re-add
-  q.put("last");
-  EXPECT_TRUE(qfull(q)) << "Queue should be full";
-  q.get();
-  EXPECT_TRUE(!qfull(q)) << "Queue should not be full";
-  q.put("last");
-  EXPECT_TRUE(qfull(q)) << "Queue should be full";
-  // Test a blocking put
-  do_blocking_test([&] { q.put("full"); }, [&] { q.get(); });
-  // Empty it
-  for (int i = 0; i < QUEUE_SIZE; ++i) q.get();
-  EXPECT_TRUE(!q.qsize()) << "Queue should be empty";
-  q.put("first");
-  f.fail_next_get = true;
-  EXPECT_THROW(q.get(), FailingQueueException) << "The queue didn't fail when it should have";
-  EXPECT_TRUE(q.qsize()) << "Queue should not be empty";
-  f.fail_next_get = true;
-  EXPECT_THROW(q.get(100ms), FailingQueueException) << "The queue didn't fail when it should have";
-  EXPECT_TRUE(q.qsize()) << "Queue should not be empty";
-  q.get();
-  EXPECT_TRUE(!q.qsize()) << "Queue should be empty";
-  f.fail_next_get = true;
-  do_exceptional_blocking_test<FailingQueueException>([&] { q.get(); }, [&] { q.put("empty"); });
-  // put succeeded, but get failed.
-  EXPECT_TRUE(q.qsize()) << "Queue should not be empty";
-  q.get();
-  EXPECT_TRUE(!q.qsize()) << "Queue should be empty";
-}
-
-// CPython: test_queue.FailingQueueTest.test_failing_queue
-TEST(FailingQueueTest, FailingQueue) {
-  // Test to make sure a queue is functioning correctly. Done twice to the same instance.
-  FailFlags flags;
-  FailingQueue q(QUEUE_SIZE, FailingStorage(&flags));
-  failing_queue_test(q, flags);
-  failing_queue_test(q, flags);
-}
-
-// ---- BaseSimpleQueueTest -------------------------------------------------------------
-
-using SimpleQueue = mpx::queue::SimpleQueue<int>;
-constexpr int kSentinel = -1;  // Python's None
-
-// Python: BaseSimpleQueueTest.feed — pops from a shared sequence; yields at
-// random points where Python sleeps 0-1 ms.
-void feed(SimpleQueue& q, std::vector<int>& seq, std::mutex& seq_mu, std::mt19937& rnd, std::mutex& rnd_mu) {
-  for (;;) {
-    int val;
-    {
-      std::scoped_lock hold(seq_mu);
-      if (seq.empty()) {
-        q.put(kSentinel);
-        return;
-      }
-      val = seq.back();
-      seq.pop_back();
-    }
-    q.put(val);
-    bool pause;
-    {
-      std::scoped_lock hold(rnd_mu);
-      pause = rnd() % 2 == 0;
-    }
-    if (pause) std::this_thread::yield();
-  }
-}
-
-void consume(SimpleQueue& q, List<int>& results) {
-  for (;;) {
-    int val = q.get();
-    if (val == kSentinel) return;
-    results.append(val);
-  }
-}
-
-void consume_nonblock(SimpleQueue& q, List<int>& results) {
-  for (;;) {
-    int val;
-    for (;;) {
-      try {
-        val = q.get(false);
-        break;
-      } catch (const Empty&) {
-        std::this_thread::yield();  // Python: time.sleep(1e-5)
-      }
-    }
-    if (val == kSentinel) return;
-    results.append(val);
-  }
-}
-
-void consume_timeout(SimpleQueue& q, List<int>& results) {
-  for (;;) {
-    int val;
-    for (;;) {
-      try {
-        val = q.get(std::chrono::microseconds(10));
-        break;
-      } catch (const Empty&) {
-      }
-    }
-    if (val == kSentinel) return;
-    results.append(val);
-  }
-}
-
-template <class Consume>
-std::vector<int> run_threads(int n_threads, SimpleQueue& q, const std::vector<int>& inputs, Consume consume_func) {
-  List<int> results;
-  std::vector<int> seq(inputs.rbegin(), inputs.rend());
-  std::mutex seq_mu, rnd_mu;
-  std::mt19937 rnd(42);
-  {
-    Threads threads;  // Python: threading_helper.start_threads(feeders + consumers)
-    for (int i = 0; i < n_threads; ++i) threads.add([&] { feed(q, seq, seq_mu, rnd, rnd_mu); });
-    for (int i = 0; i < n_threads; ++i) threads.add([&] { consume_func(q, results); });
-  }
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.qsize(), 0u);
-  return results.get();
-}
-
-std::vector<int> range(int n) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_basic
-TEST(BaseSimpleQueueTest, Basic) {
-  SimpleQueue q;
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.qsize(), 0u);
-  q.put(1);
-  EXPECT_FALSE(q.empty());
-  EXPECT_EQ(q.qsize(), 1u);
-  q.put(2);
-  q.put_nowait(3);
-  q.put(4);
-  EXPECT_FALSE(q.empty());
-  EXPECT_EQ(q.qsize(), 4u);
-
-  EXPECT_EQ(q.get(), 1);
-  EXPECT_EQ(q.qsize(), 3u);
-  EXPECT_EQ(q.get_nowait(), 2);
-  EXPECT_EQ(q.qsize(), 2u);
-  EXPECT_EQ(q.get(false), 3);
-  EXPECT_FALSE(q.empty());
-  EXPECT_EQ(q.qsize(), 1u);
-  EXPECT_EQ(q.get(100ms), 4);
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.qsize(), 0u);
-
-  EXPECT_THROW(q.get(false), Empty);
-  EXPECT_THROW(q.get(1ms), Empty);
-  EXPECT_THROW(q.get_nowait(), Empty);
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.qsize(), 0u);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_negative_timeout_raises_exception
-TEST(BaseSimpleQueueTest, NegativeTimeoutRaisesException) {
-  SimpleQueue q;
-  q.put(1);
-  EXPECT_THROW(q.get(-1s), mpx::ValueError);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_order
-TEST(BaseSimpleQueueTest, Order) {
-  // One producer, one consumer => results appended in well-defined order
-  SimpleQueue q;
-  auto inputs = range(100);
-  EXPECT_EQ(run_threads(1, q, inputs, consume), inputs);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_many_threads
-TEST(BaseSimpleQueueTest, ManyThreads) {
-  // Multiple consumers without synchronization append the results in random order
-  SimpleQueue q;
-  auto inputs = range(10000);
-  auto results = run_threads(50, q, inputs, consume);
-  std::sort(results.begin(), results.end());
-  EXPECT_EQ(results, inputs);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_many_threads_nonblock
-TEST(BaseSimpleQueueTest, ManyThreadsNonblock) {
-  SimpleQueue q;
-  auto inputs = range(10000);
-  auto results = run_threads(50, q, inputs, consume_nonblock);
-  std::sort(results.begin(), results.end());
-  EXPECT_EQ(results, inputs);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_many_threads_timeout
-TEST(BaseSimpleQueueTest, ManyThreadsTimeout) {
-  SimpleQueue q;
-  auto inputs = range(1000);
-  auto results = run_threads(50, q, inputs, consume_timeout);
-  std::sort(results.begin(), results.end());
-  EXPECT_EQ(results, inputs);
-}
-
-// CPython: test_queue.BaseSimpleQueueTest.test_references — the queue lets go
-// of each item as it leaves (Python: a weakref dies; here a live count drops).
-TEST(BaseSimpleQueueTest, References) {
-  struct C {
-    std::atomic<int>* live;
-    explicit C(std::atomic<int>* l) : live(l) { ++*live; }
-    C(C&& o) noexcept : live(o.live) { ++*live; }
-    ~C() { --*live; }
-  };
-  std::atomic<int> live{0};
-  mpx::queue::SimpleQueue<C> q;
-  const int N = 20;
-  for (int i = 0; i < N; ++i) q.put(C(&live));
-  for (int i = 0; i < N; ++i) {
-    { C c = q.get(); }
-    EXPECT_EQ(live.load(), N - i - 1);
-  }
 }
 
 }  // namespace

@@ -42,10 +42,7 @@ std::uint32_t check_item(const std::string& s) {
 }
 
 // The producers' position, read from the queue's shared header.
-std::uint64_t bytes_published(mpx::detail::MessageRing& ring) {
-  auto* head = reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<char*>(ring.shared_header_for_tests()) + 64);
-  return head->load();
-}
+std::uint64_t bytes_published(mpx::detail::MessageRing& ring) { return ring.head_for_tests().load(); }
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::seconds limit = 20s) {
   auto until = std::chrono::steady_clock::now() + limit;

@@ -1,6 +1,7 @@
-// The main() of every test binary: gtest, plus the leak guard around each test.
+// The main() of every test binary: mpx::init, gtest, and the leak guard around each test.
 #include <gtest/gtest.h>
 
+#include "mpx/context.hpp"
 #include "support/leak_guard.hpp"
 
 namespace {
@@ -21,6 +22,9 @@ class LeakListener : public testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First thing, as every program that may spawn: a spawned child of a test
+  // runs its shipped call here and exits.
+  mpx::init(argc, argv);
   testing::InitGoogleTest(&argc, argv);
   testing::UnitTest::GetInstance()->listeners().Append(new LeakListener);
   return RUN_ALL_TESTS();

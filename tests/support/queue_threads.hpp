@@ -1,13 +1,15 @@
 // tests/support/queue_threads.hpp — helpers for the mpx::queue tests: a
-// group of threads joined within a bound, and "wait until that thread
+// group of threads joined within a bound, an Event, "wait until that thread
 // sleeps in the kernel" (how a test knows a get() or put() really blocks,
-// where Python's tests sleep 0.1 s and hope).
+// where Python's tests sleep 0.1 s and hope), and test_queue.py's
+// BlockingTestMixin built on it.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -144,5 +147,74 @@ class Threads {
   std::vector<std::string> errors_;
   std::vector<std::thread> threads_;
 };
+
+// ---- CPython test_queue.py helpers -------------------------------------------------
+
+/// Python: test_queue.qfull.
+template <class Q>
+bool qfull(const Q& q) {
+  return q.maxsize() > 0 && q.qsize() == static_cast<std::size_t>(q.maxsize());
+}
+
+/// A list several threads append to (Python's list.append is atomic).
+template <class T>
+class List {
+ public:
+  void append(T v) {
+    std::scoped_lock hold(mu_);
+    items_.push_back(std::move(v));
+  }
+  std::vector<T> get() {
+    std::scoped_lock hold(mu_);
+    return items_;
+  }
+  std::size_t count(const T& v) {
+    std::scoped_lock hold(mu_);
+    return static_cast<std::size_t>(std::count(items_.begin(), items_.end(), v));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<T> items_;
+};
+
+// Python: test_queue.BlockingTestMixin.do_blocking_test. `trigger` runs in another
+// thread once this thread sleeps inside `block`; `block` must not return
+// before that.
+template <class Block, class Trigger>
+auto do_blocking_test(Block block, Trigger trigger) {
+  std::atomic<bool> started{false};
+  const int me = current_tid();
+  Threads thread;
+  thread.add([&] {
+    if (!wait_sleeping(me)) ADD_FAILURE() << "the blocking function never slept";
+    started = true;
+    trigger();
+  });
+  if constexpr (std::is_void_v<decltype(block())>) {
+    block();
+    EXPECT_TRUE(started.load()) << "blocking function appeared not to block";
+  } else {
+    auto result = block();
+    EXPECT_TRUE(started.load()) << "blocking function appeared not to block";
+    return result;
+  }
+}
+
+// Python: test_queue.BlockingTestMixin.do_exceptional_blocking_test.
+template <class Exception, class Block, class Trigger>
+void do_exceptional_blocking_test(Block block, Trigger trigger) {
+  std::atomic<bool> started{false};
+  const int me = current_tid();
+  Threads thread;
+  thread.add([&] {
+    if (!wait_sleeping(me)) ADD_FAILURE() << "the blocking function never slept";
+    started = true;
+    trigger();
+  });
+  EXPECT_THROW(block(), Exception);
+  thread.join();
+  EXPECT_TRUE(started.load()) << "trigger thread ended but event never set";
+}
 
 }  // namespace mpx::test

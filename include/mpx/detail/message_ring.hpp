@@ -89,8 +89,9 @@ class MessageRing {
   bool join(Deadline deadline);
   std::uint32_t unfinished_tasks() const noexcept;
 
-  /// The raw shared header and records, for tests that scribble on them.
-  void* shared_header_for_tests() const noexcept { return header_; }
+  /// The shared positions and records, for tests that watch or scribble on them.
+  std::atomic<std::uint64_t>& head_for_tests() const noexcept;
+  std::atomic<std::uint64_t>& tail_for_tests() const noexcept;
   void* shared_records_for_tests() const noexcept { return data_; }
 
  private:

@@ -1,0 +1,90 @@
+// mpx/context.hpp — start methods and contexts (multiprocessing.context), and
+// mpx::init, the C++ counterpart of Python's `if __name__ == "__main__":`.
+//
+//   void work(int n) { ... }                          // a function: it can travel
+//
+//   int main(int argc, char** argv) {
+//     mpx::init(argc, argv);                          // first thing: in a spawned
+//                                                     // child this runs the call and exits
+//     auto ctx = mpx::get_context("spawn");           // multiprocessing.get_context("spawn")
+//     auto p = ctx.Process(work, 42);                 // ctx.Process(target=work, args=(42,))
+//     p.start();
+//     p.join();
+//   }
+//
+// Start methods, as in Python:
+//   "fork"   the child is a copy of the parent (the default on Linux): any
+//            callable, any state — and any lock another thread held at the
+//            fork, which is why a threaded parent can deadlock its child;
+//   "spawn"  a fresh run of the program's own binary (exec of /proc/self/exe,
+//            so replacing the file on disk meanwhile changes nothing): it
+//            inherits nothing but what is shipped to it, so the target must
+//            travel (a function with Encodable arguments, detail/shipping.hpp)
+//            and main() must call mpx::init(argc, argv) before anything else.
+//
+// A context's Process refuses a target that cannot travel under its method
+// when it is made; plain mpx::Process under a spawn default refuses at
+// start(). Both raise ProcessError naming what to change.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mpx/errors.hpp"
+#include "mpx/process.hpp"
+
+namespace mpx {
+
+/// Called first thing in main(). In a process started by spawn it runs the
+/// shipped call and exits (it never returns there); in the main process it
+/// only records that the program is ready to spawn.
+void init(int argc, char** argv);
+
+/// Python: multiprocessing.set_start_method(method, force=False).
+/// Throws: RuntimeError("context has already been set") if a method was set
+/// (or used) before and !force; ValueError for an unknown method.
+void set_start_method(std::string_view method, bool force = false);
+/// Python: get_start_method(allow_none=False). Fixes the default ("fork")
+/// when none was set, unless allow_none (then "" if none was set).
+std::string get_start_method(bool allow_none = false);
+/// Python: get_all_start_methods() — the default first.
+std::vector<std::string> get_all_start_methods();
+
+/// Python: a context from multiprocessing.get_context(method): the same
+/// objects, made for one start method.
+class Context {
+ public:
+  /// Python: ctx.get_start_method().
+  const std::string& get_start_method() const noexcept { return method_; }
+
+  /// Python: ctx.Process(target=f, args=(...)). Under spawn the target must
+  /// travel. Throws: ProcessError at once if it cannot (a lambda with
+  /// captures, a functor, a non-Encodable argument).
+  template <class F, class... Args>
+  ::mpx::Process Process(F&& target, Args&&... args) const {
+    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  ::mpx::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+    if constexpr (!detail::Shippable<F, Args...>) {
+      if (method_ != "fork") throw_cannot_travel(method_);
+    }
+    ::mpx::Process p(std::move(options), std::forward<F>(target), std::forward<Args>(args)...);
+    p.set_start_method(method_);
+    return p;
+  }
+
+ private:
+  friend Context get_context(std::string_view method);
+  [[noreturn]] static void throw_cannot_travel(const std::string& method);
+  explicit Context(std::string method) : method_(std::move(method)) {}
+  std::string method_;
+};
+
+/// Python: multiprocessing.get_context(method=None). "" is the default method.
+/// Throws: ValueError for an unknown method.
+Context get_context(std::string_view method = "");
+
+}  // namespace mpx

@@ -1,0 +1,200 @@
+// The spawn start method: posix_spawn of /proc/self/exe, the request over a pipe.
+#include "os/popen_spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "mpx/codec.hpp"
+#include "mpx/errors.hpp"
+#include "mpx/process.hpp"
+
+extern char** environ;
+
+namespace mpx::detail {
+
+namespace {
+
+// The descriptor the child reads its request from, and the variable that
+// tells mpx::init so.
+constexpr int kRequestFd = 3;
+constexpr const char* kSpawnVar = "MPX_SPAWN_FD";
+// A request is a few hundred bytes plus the encoded arguments.
+constexpr std::uint32_t kMaxRequest = 256u << 20;
+
+std::vector<std::string>& saved_argv() {
+  static auto* v = new std::vector<std::string>;
+  return *v;
+}
+bool g_init_called = false;
+
+void write_all(int fd, const void* data, std::size_t n) {
+  auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw_os_error("write(spawn request)");
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+bool read_all(int fd, void* data, std::size_t n) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+[[noreturn]] void child_fail(const std::string& what) {
+  std::fprintf(stderr, "mpx: spawned process: %s\n", what.c_str());
+  std::fflush(stderr);
+  ::_exit(1);
+}
+
+}  // namespace
+
+void remember_argv(int argc, char** argv) {
+  auto& v = saved_argv();
+  v.clear();
+  for (int i = 0; i < argc && argv && argv[i]; ++i) v.emplace_back(argv[i]);
+  g_init_called = true;
+}
+
+bool init_called() noexcept { return g_init_called; }
+
+void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request) {
+  if (!g_init_called) {
+    throw ProcessError(
+        "the spawn start method needs mpx::init(argc, argv) first thing in main(): the child runs the "
+        "program again, and mpx::init is where it runs the shipped call instead of main()");
+  }
+  std::vector<std::byte> body = encode(request);
+  if (body.size() > kMaxRequest) throw ValueError("spawn request too large (its arguments encode to over 256 MiB)");
+
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+
+  Fd read_end, write_end;
+  {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_os_error("pipe2");
+    read_end = Fd(p[0]);
+    write_end = Fd(p[1]);
+  }
+  // dup2 onto the same number would leave FD_CLOEXEC set: move it away first.
+  if (read_end.get() == kRequestFd) {
+    int moved = ::fcntl(read_end.get(), F_DUPFD_CLOEXEC, kRequestFd + 1);
+    if (moved < 0) throw_os_error("fcntl(F_DUPFD_CLOEXEC)");
+    read_end = Fd(moved);
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  struct Cleanup {
+    posix_spawn_file_actions_t* fa;
+    posix_spawnattr_t* attr;
+    ~Cleanup() {
+      posix_spawn_file_actions_destroy(fa);
+      posix_spawnattr_destroy(attr);
+    }
+  } cleanup{&fa, &attr};
+  posix_spawn_file_actions_adddup2(&fa, read_end.get(), kRequestFd);
+  // Python's spawn passes only the descriptors it means to (close_fds):
+  // nothing of the parent's leaks into the fresh program.
+  posix_spawn_file_actions_addclosefrom_np(&fa, kRequestFd + 1);
+  // A clean signal state: default dispositions for what the parent caught,
+  // nothing blocked (posix_spawn keeps ignored signals ignored, as exec does).
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> args = saved_argv();
+  if (args.empty()) args.emplace_back("mpx-spawned");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string var = std::string(kSpawnVar) + "=" + std::to_string(kRequestFd);
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e) {
+    if (std::strncmp(*e, kSpawnVar, std::strlen(kSpawnVar)) != 0) envp.push_back(*e);
+  }
+  envp.push_back(var.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = 0;
+  // /proc/self/exe: the binary this process runs, even if the file on disk
+  // was replaced or removed since it started.
+  int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv.data(), envp.data());
+  if (rc != 0) {
+    errno = rc;
+    throw_os_error("posix_spawn(/proc/self/exe)");
+  }
+  read_end.reset();
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) throw_os_error("pidfd_open");
+  {
+    std::lock_guard lock(st.mu);
+    st.pid = pid;
+    st.pidfd = Fd(pidfd);
+  }
+  register_child(keep);
+
+  // The child reads the request once it runs: a write that finds it gone
+  // (EPIPE) is its exit code's business, not start()'s.
+  auto size = static_cast<std::uint32_t>(body.size());
+  try {
+    write_all(write_end.get(), &size, sizeof size);
+    write_all(write_end.get(), body.data(), body.size());
+  } catch (const BrokenPipeError&) {
+  }
+}
+
+void run_if_spawned() {
+  const char* var = std::getenv(kSpawnVar);
+  if (!var) return;
+  int fd = std::atoi(var);
+  ::unsetenv(kSpawnVar);  // our own children must not think they were spawned
+  std::uint32_t size = 0;
+  if (fd < 0 || !read_all(fd, &size, sizeof size)) child_fail("no request from the parent");
+  if (size > kMaxRequest) child_fail("request of " + std::to_string(size) + " bytes refused");
+  std::vector<std::byte> body(size);
+  if (!read_all(fd, body.data(), size)) child_fail("request cut short");
+  ::close(fd);
+  SpawnRequest request;
+  try {
+    request = decode<SpawnRequest>(body);
+  } catch (const std::exception& e) {
+    child_fail(std::string("malformed request: ") + e.what());
+  }
+  if (request.build_id != build_id()) {
+    child_fail("the parent runs another binary (build-id " + request.build_id + ", this is " + build_id() + ")");
+  }
+  int code = spawned_main(request);
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace mpx::detail

@@ -1,0 +1,171 @@
+// Start methods and contexts: set/get_start_method, get_context, and the
+// spawn method (a fresh run of this test binary, told what to run by
+// mpx::init in tests/support/main.cpp).
+#include "mpx/context.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mpx/connection.hpp"
+#include "mpx/process.hpp"
+#include "support/child.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int g_touched_by_parent = 0;
+
+void exit_with(int code) { mpx::exit(code); }
+
+void print_args(int n, std::string s, std::vector<double> v) {
+  std::printf("n=%d s=%s v=%zu:%g\n", n, s.c_str(), v.size(), v.empty() ? 0.0 : v.back());
+  std::fflush(stdout);
+}
+
+void exit_with_global() { mpx::exit(g_touched_by_parent); }
+
+void report_identity() {
+  auto parent = mpx::parent_process();
+  std::printf("%s|%s|%d\n", mpx::current_process().name().c_str(), parent ? parent->name().c_str() : "none",
+              parent ? parent->pid() : 0);
+  std::fflush(stdout);
+}
+
+void throw_error() { throw mpx::ValueError("bad value in the child"); }
+
+void sleep_forever() {
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+TEST(StartMethods, AllAndDefault) {
+  auto all = mpx::get_all_start_methods();
+  EXPECT_EQ(all.front(), "fork");  // Python: the default first
+  EXPECT_NE(std::find(all.begin(), all.end(), "spawn"), all.end());
+  EXPECT_EQ(mpx::get_start_method(), "fork");
+  EXPECT_EQ(mpx::get_context().get_start_method(), "fork");
+  EXPECT_EQ(mpx::get_context("spawn").get_start_method(), "spawn");
+  EXPECT_THROW(mpx::get_context("telepathy"), mpx::ValueError);
+  EXPECT_THROW(mpx::set_start_method("telepathy"), mpx::ValueError);
+}
+
+TEST(StartMethods, SetOnceUnlessForced) {
+  // Python: "context has already been set" once the default was fixed
+  // (asking for it fixes it).
+  EXPECT_EQ(mpx::get_start_method(), "fork");
+  EXPECT_THROW(mpx::set_start_method("spawn"), mpx::RuntimeError);
+  mpx::set_start_method("spawn", true);
+  EXPECT_EQ(mpx::get_start_method(), "spawn");
+  mpx::Process p(exit_with, 4);  // the default now spawns
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 4);
+  mpx::set_start_method("fork", true);
+  EXPECT_EQ(mpx::get_start_method(), "fork");
+}
+
+TEST(Spawn, RunsAShippedFunctionWithItsArguments) {
+  auto ctx = mpx::get_context("spawn");
+  std::string out = mpx::test::capture_stdout([&] {
+    auto p = ctx.Process(print_args, 7, std::string("seven"), std::vector<double>{1, 2, 3.5});
+    p.start();
+    ASSERT_TRUE(p.join(20s));
+    EXPECT_EQ(p.exitcode(), 0);
+  });
+  EXPECT_EQ(out, "n=7 s=seven v=3:3.5\n");
+}
+
+TEST(Spawn, ExitCodesAsUnderFork) {
+  auto ctx = mpx::get_context("spawn");
+  auto p = ctx.Process(exit_with, 3);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 3);
+
+  auto q = ctx.Process(throw_error);  // uncaught exception: 1, reported on stderr
+  q.start();
+  ASSERT_TRUE(q.join(20s));
+  EXPECT_EQ(q.exitcode(), 1);
+
+  auto k = ctx.Process(sleep_forever);
+  k.start();
+  k.kill();
+  ASSERT_TRUE(k.join(20s));
+  EXPECT_EQ(k.exitcode(), -SIGKILL);
+}
+
+TEST(Spawn, TheChildIsAFreshProgramNotACopy) {
+  g_touched_by_parent = 9;  // a fork child would see 9
+  auto p = mpx::get_context("spawn").Process(exit_with_global);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  g_touched_by_parent = 0;
+}
+
+TEST(Spawn, NamesAndParent) {
+  auto ctx = mpx::get_context("spawn");
+  std::string out = mpx::test::capture_stdout([&] {
+    auto p = ctx.Process(mpx::ProcessOptions{.name = "worker-7"}, report_identity);
+    p.start();
+    ASSERT_TRUE(p.join(20s));
+  });
+  EXPECT_EQ(out, "worker-7|MainProcess|" + std::to_string(::getpid()) + "\n");
+}
+
+TEST(Spawn, CapturelessLambdaTravels) {
+  auto p = mpx::get_context("spawn").Process([](int a, int b) { mpx::exit(a + b); }, 2, 5);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 7);
+}
+
+TEST(Spawn, ACallableThatCannotTravelIsRefused) {
+  int captured = 1;
+  auto ctx = mpx::get_context("spawn");
+  // Through a spawn context: at once.
+  EXPECT_THROW(ctx.Process([captured] { mpx::exit(captured); }), mpx::ProcessError);
+  // Through the default method: at start(), and the process is not started.
+  mpx::set_start_method("spawn", true);
+  mpx::Process p([captured] { mpx::exit(captured); });
+  EXPECT_THROW(p.start(), mpx::ProcessError);
+  mpx::set_start_method("fork", true);
+  // Under fork the same callable runs.
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 1);
+}
+
+TEST(Spawn, DaemonChildDiesWithItsParent) {
+  auto ctx = mpx::get_context("spawn");
+  // The daemon's parent is a fork child we SIGKILL: the spawned daemon must
+  // not outlive it (PR_SET_PDEATHSIG, as for fork daemons).
+  auto [r, w] = mpx::Pipe(false);
+  mpx::Process middle([&, ctx] {
+    auto d = ctx.Process(mpx::ProcessOptions{.daemon = true}, sleep_forever);
+    d.start();
+    w.send(d.pid());
+    for (;;) ::pause();
+  });
+  middle.start();
+  int daemon_pid = r.recv<int>();
+  middle.kill();
+  ASSERT_TRUE(middle.join(20s));
+  // The daemon is reparented and killed; wait until it is gone.
+  auto until = std::chrono::steady_clock::now() + 20s;
+  while (mpx::test::proc_state(daemon_pid) != 0 && mpx::test::proc_state(daemon_pid) != 'Z' &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  char state = mpx::test::proc_state(daemon_pid);
+  EXPECT_TRUE(state == 0 || state == 'Z') << "state " << state;
+}
