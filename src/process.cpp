@@ -15,6 +15,7 @@
 #include <typeinfo>
 
 #include "mpx/context.hpp"
+#include "mpx/detail/transfer.hpp"
 #include "os/children.hpp"
 #include "os/popen_fork.hpp"
 #include "os/popen_spawn.hpp"
@@ -155,7 +156,12 @@ int spawned_main(const SpawnRequest& request) {
   st->started = true;
   st->creator_pid = request.parent_pid;
   ShippedCall call = request.call;
-  st->target = [call] { run_shipped(call); };
+  std::vector<int> fds = spawned_fds(request.fd_count);
+  st->target = [call, fds] {
+    Transfer transfer(Transfer::Side::Child);
+    transfer.fds = fds;
+    run_shipped(call);
+  };
   if (request.daemon) {
     // As a daemon fork child: it dies with its parent, even a SIGKILLed one.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -223,14 +229,18 @@ void Process::start() {
                            "(a Process subclass's run() or a capturing lambda runs only under fork)");
       }
       detail::SpawnRequest request;
+      // Shared objects among the arguments travel by reference, Connections
+      // as descriptors passed down (detail/transfer.hpp).
+      detail::Transfer transfer(detail::Transfer::Side::Parent);
       request.call = st.shipper();
+      request.fd_count = static_cast<std::uint32_t>(transfer.fds.size());
       request.build_id = request.call.build_id;
       request.name = st.name;
       request.identity = st.identity;
       request.daemon = st.daemon;
       request.parent_pid = parent_pid;
       request.parent_name = current_state()->name;
-      detail::popen_spawn(st, state_, request);
+      detail::popen_spawn(st, state_, request, transfer.fds);
     }
   } catch (...) {
     std::lock_guard lock(st.mu);

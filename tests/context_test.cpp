@@ -9,12 +9,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mpx/connection.hpp"
 #include "mpx/process.hpp"
+#include "mpx/queues.hpp"
+#include "mpx/sharedctypes.hpp"
+#include "mpx/synchronize.hpp"
 #include "support/child.hpp"
 
 using namespace std::chrono_literals;
@@ -168,4 +172,81 @@ TEST(Spawn, DaemonChildDiesWithItsParent) {
   }
   char state = mpx::test::proc_state(daemon_pid);
   EXPECT_TRUE(state == 0 || state == 'Z') << "state " << state;
+}
+
+namespace {
+
+void hold_lock(mpx::Lock lock, mpx::Event held, mpx::Event go) {
+  lock.acquire();
+  held.set();
+  go.wait();
+  lock.release();
+}
+
+void use_everything(mpx::Value<int> v, mpx::Array<double> a, mpx::Queue<std::string> q, mpx::JoinableQueue<int> jq,
+                    mpx::Semaphore sem, mpx::Condition cond, mpx::Connection& conn) {
+  {
+    std::scoped_lock hold(v.get_lock());
+    v = v.value() + 41;
+  }
+  a.set(2, a.get(2) * 10);
+  q.put("from the spawned child: " + std::to_string(conn.recv<int>()));
+  int n = jq.get();
+  jq.task_done();
+  sem.release();
+  {
+    std::scoped_lock hold(cond);
+    cond.notify_all();
+  }
+  conn.send(n * 2);
+}
+
+}  // namespace
+
+TEST(Spawn, SharedObjectsAreTheSameObjectsInTheChild) {
+  auto ctx = mpx::get_context("spawn");
+  mpx::Lock lock;
+  mpx::Event held, go;
+  auto p = ctx.Process(hold_lock, lock, held, go);
+  p.start();
+  ASSERT_TRUE(held.wait(20s));
+  EXPECT_FALSE(lock.acquire(false));  // the child holds *this* lock
+  go.set();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_TRUE(lock.acquire(5s));
+  lock.release();
+}
+
+TEST(Spawn, ValuesArraysQueuesSemaphoresConditionsAndConnectionsTravel) {
+  auto ctx = mpx::get_context("spawn");
+  mpx::Value<int> v(1);
+  mpx::Array<double> a{1.0, 2.0, 3.0};
+  mpx::Queue<std::string> q;
+  mpx::JoinableQueue<int> jq;
+  mpx::Semaphore sem(0);
+  mpx::Condition cond;
+  auto [mine, theirs] = mpx::Pipe();
+  jq.put(21);
+  auto p = ctx.Process(use_everything, v, a, q, jq, sem, cond, std::move(theirs));
+  p.start();
+  mine.send(5);
+  EXPECT_EQ(q.get(20s), "from the spawned child: 5");
+  EXPECT_TRUE(jq.join(20s));
+  EXPECT_TRUE(sem.acquire(20s));
+  EXPECT_EQ(mine.recv<int>(), 42);
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(v.value(), 42);
+  EXPECT_EQ(a.get(2), 30.0);
+}
+
+TEST(Spawn, SharedObjectsTravelOnlyByInheritance) {
+  // Python: "Lock objects should only be shared between processes through
+  // inheritance" — sending one through a pipe is refused.
+  mpx::Lock lock;
+  auto [a, b] = mpx::Pipe();
+  EXPECT_THROW(a.send(lock), mpx::RuntimeError);
+  mpx::Queue<int> q;
+  EXPECT_THROW(a.send(q), mpx::RuntimeError);
 }

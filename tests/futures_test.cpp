@@ -20,13 +20,14 @@
 #include <thread>
 #include <vector>
 
-#include "support/threading_helper.hpp"
+#include "support/futures_helper.hpp"
 
 using namespace std::chrono_literals;
 namespace fut = mpx::futures;
 namespace th = mpx::threading;
 using mpx::test::capture_stderr;
 using mpx::test::Flag;
+using mpx::test::Gate;
 
 namespace {
 
@@ -34,21 +35,11 @@ struct Custom : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// A task that blocks its worker until released (bounded, so no test hangs).
-struct Gate {
-  Flag started;
-  Flag release;
-  void operator()() {
-    started.set();
-    release.wait();
-  }
-};
-
 }  // namespace
 
 // ---- Future on its own -------------------------------------------------------
 
-TEST(Future, StartsPendingAndTakesOneResult) {
+TEST(FuturesFuture, StartsPendingAndTakesOneResult) {
   fut::Future<int> f;
   EXPECT_EQ(f.state(), fut::State::PENDING);
   EXPECT_FALSE(f.done());
@@ -64,7 +55,7 @@ TEST(Future, StartsPendingAndTakesOneResult) {
   EXPECT_EQ(f.result(), 42);
 }
 
-TEST(Future, CopiesShareOneStateAndHash) {
+TEST(FuturesFuture, CopiesShareOneStateAndHash) {
   fut::Future<std::string> a;
   fut::Future<std::string> b = a;
   fut::Future<std::string> c;
@@ -76,7 +67,7 @@ TEST(Future, CopiesShareOneStateAndHash) {
   EXPECT_EQ(a.result(), "shared");
 }
 
-TEST(Future, ExceptionKeepsItsType) {
+TEST(FuturesFuture, ExceptionKeepsItsType) {
   fut::Future<int> f;
   f.set_exception(Custom("bad"));
   EXPECT_THROW(f.result(), Custom);
@@ -86,7 +77,7 @@ TEST(Future, ExceptionKeepsItsType) {
   EXPECT_NE(f.repr().find("raised Custom"), std::string::npos) << f.repr();
 }
 
-TEST(Future, VoidFuture) {
+TEST(FuturesFuture, VoidFuture) {
   fut::Future<void> f;
   EXPECT_FALSE(f.try_result(0ms));
   f.set_result();
@@ -95,7 +86,7 @@ TEST(Future, VoidFuture) {
   EXPECT_NE(f.repr().find("returned None"), std::string::npos) << f.repr();
 }
 
-TEST(Future, TryResultGivesAPointerOrNull) {
+TEST(FuturesFuture, TryResultGivesAPointerOrNull) {
   fut::Future<int> f;
   EXPECT_EQ(f.try_result(1ms), nullptr);
   f.set_result(7);
@@ -104,13 +95,13 @@ TEST(Future, TryResultGivesAPointerOrNull) {
   EXPECT_EQ(*p, 7);
 }
 
-TEST(Future, MoveOnlyResult) {
+TEST(FuturesFuture, MoveOnlyResult) {
   fut::Future<std::unique_ptr<int>> f;
   f.set_result(std::make_unique<int>(5));
   EXPECT_EQ(*f.result(), 5);
 }
 
-TEST(Future, CancelWakesAWaiterWithCancelledError) {
+TEST(FuturesFuture, CancelWakesAWaiterWithCancelledError) {
   fut::Future<int> f;
   std::atomic<bool> got{false};
   std::thread t([&] {
@@ -128,7 +119,7 @@ TEST(Future, CancelWakesAWaiterWithCancelledError) {
   EXPECT_THROW(f.exception(), mpx::CancelledError);
 }
 
-TEST(Future, ResultWakesSleepingWaiters) {
+TEST(FuturesFuture, ResultWakesSleepingWaiters) {
   fut::Future<int> f;
   std::vector<std::thread> ts;
   std::atomic<int> sum{0};
@@ -139,7 +130,7 @@ TEST(Future, ResultWakesSleepingWaiters) {
   EXPECT_EQ(sum, 40);
 }
 
-TEST(Future, CallbacksRunInOrderByTheCompleter) {
+TEST(FuturesFuture, CallbacksRunInOrderByTheCompleter) {
   fut::Future<int> f;
   std::vector<int> order;
   std::uint64_t ran_in = 0;
@@ -162,7 +153,7 @@ TEST(Future, CallbacksRunInOrderByTheCompleter) {
   EXPECT_EQ(ran_in, th::get_ident());
 }
 
-TEST(Future, ThrowingCallbackIsLoggedAndTheOthersRun) {
+TEST(FuturesFuture, ThrowingCallbackIsLoggedAndTheOthersRun) {
   fut::Future<int> f;
   bool second = false;
   f.add_done_callback([](fut::Future<int>&) { throw Custom("doh!"); });
@@ -174,7 +165,7 @@ TEST(Future, ThrowingCallbackIsLoggedAndTheOthersRun) {
   EXPECT_NE(err.find("Custom: doh!"), std::string::npos) << err;
 }
 
-TEST(Future, ReprAndInvalidStateMessage) {
+TEST(FuturesFuture, ReprAndInvalidStateMessage) {
   fut::Future<int> f;
   EXPECT_TRUE(f.repr().starts_with("<Future at 0x")) << f.repr();
   EXPECT_TRUE(f.repr().ends_with(" state=pending>")) << f.repr();
@@ -189,7 +180,7 @@ TEST(Future, ReprAndInvalidStateMessage) {
   }
 }
 
-TEST(Future, SetRunningTwiceIsAnError) {
+TEST(FuturesFuture, SetRunningTwiceIsAnError) {
   fut::Future<int> f;
   EXPECT_TRUE(f.set_running_or_notify_cancel());
   std::string err = capture_stderr([&] { EXPECT_THROW(f.set_running_or_notify_cancel(), mpx::RuntimeError); });
@@ -198,7 +189,7 @@ TEST(Future, SetRunningTwiceIsAnError) {
 
 // ---- ThreadPoolExecutor ----------------------------------------------------------
 
-TEST(ThreadPool, SubmitCopiesArgumentsNow) {
+TEST(FuturesThreadPool, SubmitCopiesArgumentsNow) {
   fut::ThreadPoolExecutor ex(2);
   std::string s = "before";
   auto f = ex.submit([](std::string v, int n) { return v + std::to_string(n); }, s, 1);
@@ -206,7 +197,7 @@ TEST(ThreadPool, SubmitCopiesArgumentsNow) {
   EXPECT_EQ(f.result(20s), "before1");
 }
 
-TEST(ThreadPool, ReferenceResultsAreCopied) {
+TEST(FuturesThreadPool, ReferenceResultsAreCopied) {
   fut::ThreadPoolExecutor ex(1);
   static const std::string kept = "kept";
   auto f = ex.submit([]() -> const std::string& { return kept; });
@@ -214,7 +205,7 @@ TEST(ThreadPool, ReferenceResultsAreCopied) {
   EXPECT_EQ(f.result(20s), "kept");
 }
 
-TEST(ThreadPool, ExceptionsAndVoid) {
+TEST(FuturesThreadPool, ExceptionsAndVoid) {
   fut::ThreadPoolExecutor ex(2);
   auto bad = ex.submit([] {
     throw Custom("boom");
@@ -229,13 +220,13 @@ TEST(ThreadPool, ExceptionsAndVoid) {
   EXPECT_THROW(thrown_void.result(20s), int);
 }
 
-TEST(ThreadPool, MoveOnlyArgumentsAndResults) {
+TEST(FuturesThreadPool, MoveOnlyArgumentsAndResults) {
   fut::ThreadPoolExecutor ex(1);
   auto f = ex.submit([](std::unique_ptr<int> p) { return std::make_unique<int>(*p + 1); }, std::make_unique<int>(1));
   EXPECT_EQ(*f.result(20s), 2);
 }
 
-TEST(ThreadPool, WorkersAreNamedThreadsInEnumerate) {
+TEST(FuturesThreadPool, WorkersAreNamedThreadsInEnumerate) {
   fut::ThreadPoolExecutor ex({.max_workers = 2, .thread_name_prefix = "Named"});
   auto name = ex.submit([] { return th::current_thread().name(); });
   EXPECT_EQ(name.result(20s), "Named_0");
@@ -247,7 +238,7 @@ TEST(ThreadPool, WorkersAreNamedThreadsInEnumerate) {
   EXPECT_TRUE(n2.ends_with("_0")) << n2;
 }
 
-TEST(ThreadPool, CallbackRunsInTheWorker) {
+TEST(FuturesThreadPool, CallbackRunsInTheWorker) {
   fut::ThreadPoolExecutor ex({.max_workers = 1, .thread_name_prefix = "cb"});
   Flag ran;
   std::string where;
@@ -263,7 +254,7 @@ TEST(ThreadPool, CallbackRunsInTheWorker) {
   EXPECT_EQ(where, "cb_0");
 }
 
-TEST(ThreadPool, CancelPendingButNotRunning) {
+TEST(FuturesThreadPool, CancelPendingButNotRunning) {
   fut::ThreadPoolExecutor ex(1);
   Gate gate;
   auto running = ex.submit([&] { gate(); });
@@ -281,7 +272,7 @@ TEST(ThreadPool, CancelPendingButNotRunning) {
   EXPECT_EQ(queued.state(), fut::State::CANCELLED_AND_NOTIFIED);  // the worker noticed it
 }
 
-TEST(ThreadPool, DroppedFuturesStillRunAndFreeTheirCall) {
+TEST(FuturesThreadPool, DroppedFuturesStillRunAndFreeTheirCall) {
   auto token = std::make_shared<int>(0);
   std::weak_ptr<int> weak = token;
   std::atomic<int> runs{0};
@@ -294,7 +285,7 @@ TEST(ThreadPool, DroppedFuturesStillRunAndFreeTheirCall) {
   EXPECT_TRUE(weak.expired());
 }
 
-TEST(ThreadPool, CallIsReleasedWhileTheFutureLives) {
+TEST(FuturesThreadPool, CallIsReleasedWhileTheFutureLives) {
   // CPython issue 16284: a finished task keeps no reference to its callable.
   fut::ThreadPoolExecutor ex(1);
   auto token = std::make_shared<int>(1);
@@ -304,7 +295,7 @@ TEST(ThreadPool, CallIsReleasedWhileTheFutureLives) {
   EXPECT_TRUE(weak.expired());
 }
 
-TEST(ThreadPool, SubmitFromManyThreads) {
+TEST(FuturesThreadPool, SubmitFromManyThreads) {
   fut::ThreadPoolExecutor ex(3);
   constexpr int kThreads = 4, kEach = 2000;
   std::vector<std::vector<fut::Future<long>>> fs(kThreads);
@@ -324,13 +315,13 @@ TEST(ThreadPool, SubmitFromManyThreads) {
   EXPECT_EQ(sum, n * (n - 1) / 2);
 }
 
-TEST(ThreadPool, SubmitFromInsideATask) {
+TEST(FuturesThreadPool, SubmitFromInsideATask) {
   fut::ThreadPoolExecutor ex(2);
   auto outer = ex.submit([&] { return ex.submit([] { return 5; }); });
   EXPECT_EQ(outer.result(20s).result(20s), 5);
 }
 
-TEST(ThreadPool, ShutdownFromATaskDoesNotJoinItself) {
+TEST(FuturesThreadPool, ShutdownFromATaskDoesNotJoinItself) {
   auto ex = std::make_unique<fut::ThreadPoolExecutor>(2);
   auto f = ex->submit([&] {
     ex->shutdown();  // waits for the other workers only
@@ -341,7 +332,7 @@ TEST(ThreadPool, ShutdownFromATaskDoesNotJoinItself) {
   ex.reset();
 }
 
-TEST(ThreadPool, RacingCancelAndCompletion) {
+TEST(FuturesThreadPool, RacingCancelAndCompletion) {
   fut::ThreadPoolExecutor ex(2);
   for (int round = 0; round < 200; ++round) {
     std::vector<fut::Future<int>> fs;
@@ -360,7 +351,7 @@ TEST(ThreadPool, RacingCancelAndCompletion) {
   }
 }
 
-TEST(ThreadPool, ShutdownCancelFuturesTellsWaiters) {
+TEST(FuturesThreadPool, ShutdownCancelFuturesTellsWaiters) {
   fut::ThreadPoolExecutor ex(1);
   Gate gate;
   auto first = ex.submit([&] { gate(); });
@@ -378,13 +369,13 @@ TEST(ThreadPool, ShutdownCancelFuturesTellsWaiters) {
   ex.shutdown();
 }
 
-TEST(ThreadPool, IdleWorkerIsReused) {
+TEST(FuturesThreadPool, IdleWorkerIsReused) {
   fut::ThreadPoolExecutor ex(4);
   for (int i = 0; i < 50; ++i) ex.submit([] { return 1; }).result(20s);
   EXPECT_EQ(ex.threads().size(), 1u);
 }
 
-TEST(ThreadPool, DefaultMaxWorkers) {
+TEST(FuturesThreadPool, DefaultMaxWorkers) {
   fut::ThreadPoolExecutor ex;
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -394,7 +385,7 @@ TEST(ThreadPool, DefaultMaxWorkers) {
   EXPECT_THROW(fut::ThreadPoolExecutor({.max_workers = -1}), mpx::ValueError);
 }
 
-TEST(ThreadPool, ThroughTheExecutorBase) {
+TEST(FuturesThreadPool, ThroughTheExecutorBase) {
   fut::ThreadPoolExecutor tpe(2);
   fut::Executor& ex = tpe;
   EXPECT_EQ(ex.submit([](int a, int b) { return a * b; }, 6, 7).result(20s), 42);
@@ -402,7 +393,7 @@ TEST(ThreadPool, ThroughTheExecutorBase) {
   EXPECT_THROW(ex.submit([] {}), mpx::RuntimeError);
 }
 
-TEST(ThreadPool, BrokenInitializerFailsPendingAndLaterSubmits) {
+TEST(FuturesThreadPool, BrokenInitializerFailsPendingAndLaterSubmits) {
   std::string err;
   err = capture_stderr([&] {
     Flag proceed;
@@ -424,7 +415,7 @@ TEST(ThreadPool, BrokenInitializerFailsPendingAndLaterSubmits) {
 
 // ---- map -------------------------------------------------------------------------
 
-TEST(Map, ResultsInOrderOverSeveralRanges) {
+TEST(FuturesMap, ResultsInOrderOverSeveralRanges) {
   fut::ThreadPoolExecutor ex(3);
   std::vector<int> a{1, 2, 3, 4};
   std::vector<int> b{10, 20, 30};
@@ -437,7 +428,7 @@ TEST(Map, ResultsInOrderOverSeveralRanges) {
   EXPECT_EQ(s, (std::vector<int>{0, 1, 4, 9, 16}));
 }
 
-TEST(Map, ExceptionThenTheRest) {
+TEST(FuturesMap, ExceptionThenTheRest) {
   fut::ThreadPoolExecutor ex(2);
   auto it = ex.map(
       [](int x) {
@@ -451,7 +442,7 @@ TEST(Map, ExceptionThenTheRest) {
   EXPECT_EQ(it.next(), std::nullopt);
 }
 
-TEST(Map, VoidCallsYieldMonostate) {
+TEST(FuturesMap, VoidCallsYieldMonostate) {
   fut::ThreadPoolExecutor ex(2);
   std::atomic<int> n{0};
   int count = 0;
@@ -463,7 +454,7 @@ TEST(Map, VoidCallsYieldMonostate) {
   EXPECT_EQ(n, 3);
 }
 
-TEST(Map, BufferedReadsInputsLazily) {
+TEST(FuturesMap, BufferedReadsInputsLazily) {
   fut::ThreadPoolExecutor ex(2);
   std::atomic<int> calls{0};
   auto it = ex.map({.buffersize = 2}, [&](long x) { return ++calls, x * 2; }, std::views::iota(0L));  // infinite
@@ -477,7 +468,7 @@ TEST(Map, BufferedReadsInputsLazily) {
   EXPECT_THROW(ex.map({.buffersize = 0}, [](int x) { return x; }, std::vector{1}), mpx::ValueError);
 }
 
-TEST(Map, NoIterablesNoCalls) {
+TEST(FuturesMap, NoIterablesNoCalls) {
   fut::ThreadPoolExecutor ex(1);
   auto it = ex.map([] { return 1; });
   EXPECT_EQ(it.next(), std::nullopt);
@@ -485,7 +476,7 @@ TEST(Map, NoIterablesNoCalls) {
 
 // ---- wait and as_completed ------------------------------------------------------------
 
-TEST(Wait, FirstCompletedReturnsAsSoonAsOneFinishes) {
+TEST(FuturesWait, FirstCompletedReturnsAsSoonAsOneFinishes) {
   fut::ThreadPoolExecutor ex(2);
   Gate gate;
   auto slow = ex.submit([&] {
@@ -502,7 +493,7 @@ TEST(Wait, FirstCompletedReturnsAsSoonAsOneFinishes) {
   EXPECT_TRUE(not_done.empty());
 }
 
-TEST(Wait, ManyFuturesFromManyCompleters) {
+TEST(FuturesWait, ManyFuturesFromManyCompleters) {
   fut::ThreadPoolExecutor ex(4);
   for (int round = 0; round < 50; ++round) {
     std::vector<fut::Future<int>> fs;
@@ -515,7 +506,7 @@ TEST(Wait, ManyFuturesFromManyCompleters) {
   }
 }
 
-TEST(AsCompleted, YieldsInFinishingOrder) {
+TEST(FuturesAsCompleted, YieldsInFinishingOrder) {
   std::vector<fut::Future<int>> fs(3);
   auto ac = fut::as_completed(fs, 20s);
   std::thread t([&] {
@@ -529,7 +520,7 @@ TEST(AsCompleted, YieldsInFinishingOrder) {
   EXPECT_EQ(order, (std::vector<int>{2, 0, 1}));
 }
 
-TEST(AsCompleted, TimeoutEndsTheIteration) {
+TEST(FuturesAsCompleted, TimeoutEndsTheIteration) {
   std::vector<fut::Future<int>> fs(2);
   fs[0].set_result(1);
   auto ac = fut::as_completed(fs, 10ms);

@@ -23,6 +23,7 @@
 // Each Connection may be used by one thread at a time (as in Python).
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,7 @@
 #include "mpx/codec.hpp"
 #include "mpx/detail/deadline.hpp"
 #include "mpx/detail/fd.hpp"
+#include "mpx/detail/transfer.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx {
@@ -110,6 +112,28 @@ class Connection {
   bool writable() const noexcept { return writable_; }
   /// Messages already read from the OS and not yet returned.
   bool has_buffered() const noexcept { return in_end_ > in_begin_; }
+
+  /// Passed to a spawned child as a Process argument, it is the same
+  /// connection there (its descriptor is passed down); anywhere else:
+  /// RuntimeError. Bytes already buffered here stay here.
+  template <class Archive>
+  void save(Archive& ar) const {
+    auto* t = detail::Transfer::current();
+    if (!t || t->side() != detail::Transfer::Side::Parent) detail::throw_not_inheritable("Connection");
+    if (!fd_) throw OSError(EBADF, "handle is closed");
+    ar(t->send_fd(fd_.get()), readable_, writable_, static_cast<std::uint64_t>(options_.max_message_size));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    auto* t = detail::Transfer::current();
+    if (!t || t->side() != detail::Transfer::Side::Child) detail::throw_not_inheritable("Connection");
+    std::uint32_t index = 0;
+    bool readable = false, writable = false;
+    std::uint64_t max_message = 0;
+    ar(index, readable, writable, max_message);
+    *this = Connection(detail::Fd(t->receive_fd(index)), readable, writable,
+                       ConnectionOptions{.max_message_size = static_cast<std::size_t>(max_message)});
+  }
 
   bool poll_until(detail::Deadline deadline);
 

@@ -148,6 +148,18 @@ class QueueCore {
   iterator begin() { return iterator(this); }
   iterator end() { return iterator(); }
 
+  /// Travels to a spawned child as a Process argument: the same queue there.
+  template <class Archive>
+  void save(Archive& ar) const {
+    ring_->save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    auto ring = std::make_shared<MessageRing>(RingOptions{.ring_bytes = 4096});
+    ring->load(ar);
+    ring_ = std::move(ring);
+  }
+
   /// The ring under the queue (tests, and the bytes-level view).
   MessageRing& ring() const noexcept { return *ring_; }
 

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "mpx/detail/shared_object.hpp"
+#include "mpx/detail/transfer.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/synchronize.hpp"
 
@@ -53,6 +54,24 @@ namespace detail {
 struct SharedBytes {
   std::shared_ptr<SharedBlock> block;
   std::byte* data = nullptr;
+  /// Travels to a spawned child as a Process argument (detail/transfer.hpp).
+  template <class Archive>
+  void save(Archive& ar) const {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Value and Array");
+    ar(t->send_block(block));
+  }
+  template <class Archive>
+  void load(Archive& ar, std::size_t need) {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Child) throw_not_inheritable("Value and Array");
+    std::uint64_t offset = 0;
+    ar(offset);
+    auto b = t->receive_block(offset);
+    if (b->size() < need) throw DecodeError("shared value: the block is too small for its type");
+    data = static_cast<std::byte*>(b->data());
+    block = std::move(b);
+  }
   static SharedBytes make(std::size_t bytes) {
     SharedBytes b;
     b.block = std::make_shared<SharedBlock>(bytes == 0 ? 1 : bytes);
@@ -145,6 +164,22 @@ namespace detail {
 class SyncLock {
  public:
   explicit SyncLock(LockArg&& arg) noexcept : lock_(std::move(arg.lock_)) {}
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(lock_.has_value());
+    if (lock_) lock_->save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    bool has = false;
+    ar(has);
+    if (!has) {
+      lock_.reset();
+      return;
+    }
+    if (!lock_) lock_.emplace();
+    lock_->load(ar);
+  }
   /// Throws: AttributeError if there is none (lock=false).
   Lock& get() const {
     if (!lock_) throw_no_lock();
@@ -185,6 +220,16 @@ class RawValue {
   /// The shared object itself (Python: get_obj()).
   T* get_obj() const noexcept { return reinterpret_cast<T*>(mem_.data); }
 
+  /// Travels to a spawned child as a Process argument: the same value there.
+  template <class Archive>
+  void save(Archive& ar) const {
+    mem_.save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    mem_.load(ar, sizeof(T));
+  }
+
  private:
   detail::SharedBytes mem_;
 };
@@ -221,6 +266,18 @@ class Value {
   /// Python: get_obj() — the shared object, read and written without the lock.
   T* get_obj() const noexcept { return raw_.get_obj(); }
 
+  /// Travels to a spawned child as a Process argument: the same value and lock there.
+  template <class Archive>
+  void save(Archive& ar) const {
+    raw_.save(ar);
+    lock_.save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    raw_.load(ar);
+    lock_.load(ar);
+  }
+
  private:
   RawValue<T> raw_;
   detail::SyncLock lock_;
@@ -234,6 +291,23 @@ class RawArray {
  public:
   /// `n` zero-initialised elements.
   explicit RawArray(std::size_t n) : mem_(detail::SharedBytes::make(n * sizeof(T))), n_(n) {}
+  /// An empty array (what a spawned child decodes an argument into).
+  RawArray() : RawArray(std::size_t{0}) {}
+
+  /// Travels to a spawned child as a Process argument: the same array there.
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(static_cast<std::uint64_t>(n_));
+    mem_.save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::uint64_t n = 0;
+    ar(n);
+    if (n > (std::uint64_t{1} << 40) / sizeof(T)) throw DecodeError("shared array: absurd length");
+    mem_.load(ar, static_cast<std::size_t>(n) * sizeof(T));
+    n_ = static_cast<std::size_t>(n);
+  }
   RawArray(std::initializer_list<T> init) : RawArray(std::span<const T>(init.begin(), init.size())) {}
   explicit RawArray(std::span<const T> init) : RawArray(init.size()) {
     if (!init.empty()) std::memcpy(mem_.data, init.data(), init.size() * sizeof(T));
@@ -319,6 +393,18 @@ template <class T>
 class Array : public RawArray<T> {
  public:
   explicit Array(std::size_t n, LockArg lock = true) : RawArray<T>(n), lock_(std::move(lock)) {}
+  /// An empty array (what a spawned child decodes an argument into).
+  Array() : Array(std::size_t{0}) {}
+  template <class Archive>
+  void save(Archive& ar) const {
+    RawArray<T>::save(ar);
+    lock_.save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    RawArray<T>::load(ar);
+    lock_.load(ar);
+  }
   Array(std::initializer_list<T> init, LockArg lock = true) : RawArray<T>(init), lock_(std::move(lock)) {}
   explicit Array(std::span<const T> init, LockArg lock = true) : RawArray<T>(init), lock_(std::move(lock)) {}
   /// Any input range of values convertible to T (Python: any iterable).

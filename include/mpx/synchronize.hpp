@@ -36,6 +36,7 @@
 #include "mpx/detail/futex.hpp"
 #include "mpx/detail/shared_object.hpp"
 #include "mpx/detail/sync_state.hpp"
+#include "mpx/detail/transfer.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx {
@@ -88,6 +89,17 @@ class Lock {
   }
 
   bool acquire_until(detail::Deadline deadline);
+
+  /// Passed to a spawned child as a Process argument, it is the same lock
+  /// there (detail/transfer.hpp); anywhere else: RuntimeError, as in Python.
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_shared(ar, st_, "Lock");
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    detail::load_shared(ar, st_, "Lock");
+  }
 
  protected:
   explicit Lock(detail::SyncFlavor flavor, bool recursive);
@@ -168,6 +180,16 @@ class Semaphore {
   void release(std::uint32_t n = 1);
   /// Python: get_value().
   std::uint32_t get_value() const noexcept;
+
+  /// Travels to a spawned child as a Process argument (see Lock::save).
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_shared(ar, st_, "Semaphore");
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    detail::load_shared(ar, st_, "Semaphore");
+  }
   /// True when the last acquire recovered a slot from a holder whose process died.
   bool owner_died() const noexcept;
 
@@ -207,6 +229,16 @@ class Event {
     return wait_until(detail::Deadline::after(timeout));
   }
   bool wait_until(detail::Deadline deadline);
+
+  /// Travels to a spawned child as a Process argument (see Lock::save).
+  template <class Archive>
+  void save(Archive& ar) const {
+    detail::save_shared(ar, st_, "Event");
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    detail::load_shared(ar, st_, "Event");
+  }
 
  private:
   detail::Shared<detail::EventState> st_;
@@ -248,6 +280,22 @@ class Condition {
   /// Python: notify(n=1), notify_all(). Throws if the caller does not hold the lock.
   void notify(std::uint32_t n = 1);
   void notify_all();
+
+  /// Travels to a spawned child as a Process argument (see Lock::save).
+  template <class Archive>
+  void save(Archive& ar) const {
+    lock_.save(ar);
+    detail::save_shared(ar, st_, "Condition");
+    ar(static_cast<std::uint32_t>(flavor_));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    lock_.load(ar);
+    detail::load_shared(ar, st_, "Condition");
+    std::uint32_t flavor = 0;
+    ar(flavor);
+    flavor_ = flavor == 0 ? detail::SyncFlavor::Process : detail::SyncFlavor::Thread;
+  }
 
   bool wait_until(detail::Deadline deadline);
   template <class Pred>

@@ -107,10 +107,25 @@ Arena Arena::attach(Fd fd) {
   return Arena(std::move(fd), base, size);
 }
 
+namespace {
+// Set by a spawned child before its first use of the shared arena: the
+// parent's arena, so objects passed to it are the parent's objects.
+int g_adopt_fd = -1;
+bool g_shared_made = false;
+}  // namespace
+
+bool Arena::adopt_shared(Fd fd) {
+  if (g_shared_made) return false;
+  g_adopt_fd = fd.release();
+  return true;
+}
+
 Arena& Arena::shared() {
   // Deliberately leaked: objects in it may be used from atexit handlers and
   // destructors of statics, so it must outlive every one of them.
   static Arena* arena = [] {
+    g_shared_made = true;
+    if (g_adopt_fd >= 0) return new Arena(attach(Fd(g_adopt_fd)));
     std::size_t capacity = std::size_t(1) << 30;
     if (const char* env = std::getenv("MPX_ARENA_SIZE")) {
       char* end = nullptr;

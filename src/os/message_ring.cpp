@@ -81,6 +81,24 @@ MessageRing::MessageRing(const RingOptions& options) : options_(options), capaci
   data_ = static_cast<std::byte*>(block_->data()) + sizeof(Header);
 }
 
+void MessageRing::adopt(std::uint64_t capacity, std::uint64_t max_message, std::uint32_t maxsize, bool joinable,
+                        std::shared_ptr<SharedBlock> block) {
+  // Checked as hostile input: these numbers bound every access from now on.
+  if (capacity < kMinRing || (capacity & (capacity - 1)) != 0 || capacity > (std::uint64_t{1} << 40) ||
+      max_message > kMaxMessage || block->size() < sizeof(Header) + capacity) {
+    throw DecodeError("queue: the ring sent to this process is malformed");
+  }
+  auto* header = static_cast<Header*>(block->data());
+  if (header->magic != kHeaderMagic) throw DecodeError("queue: no ring at the offset sent");
+  options_ = RingOptions{static_cast<std::size_t>(capacity), static_cast<std::size_t>(max_message), maxsize, joinable};
+  capacity_ = static_cast<std::size_t>(capacity);
+  max_fragment_ = capacity_ / 4 - sizeof(Record);
+  header_ = header;
+  data_ = static_cast<std::byte*>(block->data()) + sizeof(Header);
+  block_ = std::move(block);
+  tail_seen_ = head_seen_ = got_seen_ = 0;
+}
+
 std::atomic<std::uint64_t>& MessageRing::head_for_tests() const noexcept { return header_->head; }
 std::atomic<std::uint64_t>& MessageRing::tail_for_tests() const noexcept { return header_->tail; }
 

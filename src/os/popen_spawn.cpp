@@ -14,6 +14,8 @@
 #include <iostream>
 
 #include "mpx/codec.hpp"
+#include "mpx/detail/arena.hpp"
+#include "mpx/detail/shared_object.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
 
@@ -26,6 +28,8 @@ namespace {
 // The descriptor the child reads its request from, and the variable that
 // tells mpx::init so.
 constexpr int kRequestFd = 3;
+constexpr int kArenaFd = 4;     // the parent's shared arena, which the child adopts
+constexpr int kFirstArgFd = 5;  // then the descriptors of Connection arguments
 constexpr const char* kSpawnVar = "MPX_SPAWN_FD";
 // A request is a few hundred bytes plus the encoded arguments.
 constexpr std::uint32_t kMaxRequest = 256u << 20;
@@ -76,7 +80,8 @@ void remember_argv(int argc, char** argv) {
 
 bool init_called() noexcept { return g_init_called; }
 
-void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request) {
+void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request,
+                 const std::vector<int>& fds) {
   if (!g_init_called) {
     throw ProcessError(
         "the spawn start method needs mpx::init(argc, argv) first thing in main(): the child runs the "
@@ -96,12 +101,22 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
     read_end = Fd(p[0]);
     write_end = Fd(p[1]);
   }
-  // dup2 onto the same number would leave FD_CLOEXEC set: move it away first.
-  if (read_end.get() == kRequestFd) {
-    int moved = ::fcntl(read_end.get(), F_DUPFD_CLOEXEC, kRequestFd + 1);
+  // Every descriptor goes to a fixed number in the child. dup2 onto its own
+  // number would leave FD_CLOEXEC set, and a later dup2 could overwrite a
+  // source still to be copied: copy every source above the targets first.
+  const int first_free = kFirstArgFd + static_cast<int>(fds.size());
+  std::vector<Fd> sources;
+  auto above = [&](int fd) {
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, first_free);
     if (moved < 0) throw_os_error("fcntl(F_DUPFD_CLOEXEC)");
-    read_end = Fd(moved);
-  }
+    sources.emplace_back(moved);
+    return moved;
+  };
+  const int request_src = above(read_end.get());
+  read_end.reset();
+  const int arena_src = above(Arena::shared().fd());
+  std::vector<int> arg_src;
+  for (int fd : fds) arg_src.push_back(above(fd));
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -115,10 +130,14 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
       posix_spawnattr_destroy(attr);
     }
   } cleanup{&fa, &attr};
-  posix_spawn_file_actions_adddup2(&fa, read_end.get(), kRequestFd);
+  posix_spawn_file_actions_adddup2(&fa, request_src, kRequestFd);
+  posix_spawn_file_actions_adddup2(&fa, arena_src, kArenaFd);
+  for (std::size_t i = 0; i < arg_src.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&fa, arg_src[i], kFirstArgFd + static_cast<int>(i));
+  }
   // Python's spawn passes only the descriptors it means to (close_fds):
-  // nothing of the parent's leaks into the fresh program.
-  posix_spawn_file_actions_addclosefrom_np(&fa, kRequestFd + 1);
+  // nothing else of the parent's leaks into the fresh program.
+  posix_spawn_file_actions_addclosefrom_np(&fa, first_free);
   // A clean signal state: default dispositions for what the parent caught,
   // nothing blocked (posix_spawn keeps ignored signals ignored, as exec does).
   sigset_t none, all;
@@ -149,7 +168,7 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
     errno = rc;
     throw_os_error("posix_spawn(/proc/self/exe)");
   }
-  read_end.reset();
+  sources.clear();
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) throw_os_error("pidfd_open");
@@ -170,6 +189,16 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
   }
 }
 
+std::vector<int> spawned_fds(std::uint32_t count) {
+  std::vector<int> fds;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    int fd = kFirstArgFd + static_cast<int>(i);
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // ours now, not our children's
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
 void run_if_spawned() {
   const char* var = std::getenv(kSpawnVar);
   if (!var) return;
@@ -181,6 +210,8 @@ void run_if_spawned() {
   std::vector<std::byte> body(size);
   if (!read_all(fd, body.data(), size)) child_fail("request cut short");
   ::close(fd);
+  // The parent's arena, before anything here makes a shared object.
+  if (!Arena::adopt_shared(Fd(kArenaFd))) child_fail("mpx objects were made before mpx::init in main()");
   SpawnRequest request;
   try {
     request = decode<SpawnRequest>(body);
@@ -191,6 +222,7 @@ void run_if_spawned() {
     child_fail("the parent runs another binary (build-id " + request.build_id + ", this is " + build_id() + ")");
   }
   int code = spawned_main(request);
+  release_all_shared_blocks();  // this process touches no shared object again
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);

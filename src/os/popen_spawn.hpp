@@ -20,16 +20,22 @@ struct SpawnRequest {
   bool daemon = false;
   int parent_pid = 0;
   std::string parent_name;
+  std::uint32_t fd_count = 0;  // descriptors passed down for the arguments (Connections)
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(build_id, call, name, identity, daemon, parent_pid, parent_name);
+    ar(build_id, call, name, identity, daemon, parent_pid, parent_name, fd_count);
   }
 };
 
 /// Starts `st` as a spawned child running `request`. On return st.pid,
 /// st.pidfd are set and the child is registered.
 /// Throws: ProcessError if mpx::init was not called; OSError if the launch fails.
-void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request);
+/// `fds` are passed down for the arguments, in order (request.fd_count of them).
+void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request,
+                 const std::vector<int>& fds);
+
+/// In a spawned child: the descriptors passed down, where they landed.
+std::vector<int> spawned_fds(std::uint32_t count);
 
 /// In mpx::init: if this process was spawned, run the request and exit.
 void run_if_spawned();

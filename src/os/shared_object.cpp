@@ -4,7 +4,10 @@
 #include <pthread.h>
 
 #include <mutex>
+#include <string>
+
 #include <unordered_set>
+#include "mpx/errors.hpp"
 
 namespace mpx::detail {
 
@@ -12,8 +15,11 @@ namespace {
 
 struct BlockHeader {
   std::atomic<std::uint32_t> processes;  // processes holding a count
+  std::uint32_t magic;                   // kBlockMagic: a spawned child checks an offset it is sent
+  std::uint64_t bytes;                   // what allocate() was given, header included
 };
-constexpr std::size_t kHeader = 64;  // keeps the object 64-byte aligned
+constexpr std::uint32_t kBlockMagic = 0x4b4c4253;  // "SBLK"
+constexpr std::size_t kHeader = 64;                // keeps the object 64-byte aligned
 static_assert(sizeof(BlockHeader) <= kHeader);
 
 struct Registry {
@@ -52,12 +58,41 @@ Registry& registry() {
 SharedBlock::SharedBlock(std::size_t bytes) : bytes_(bytes + kHeader) {
   auto& arena = Arena::shared();
   offset_ = arena.allocate(bytes_);
-  new (arena.at<void>(offset_)) BlockHeader{};
-  header_at(offset_)->processes.store(1, std::memory_order_relaxed);
+  auto* h = new (arena.at<void>(offset_)) BlockHeader{};
+  h->processes.store(1, std::memory_order_relaxed);
+  h->magic = kBlockMagic;
+  h->bytes = bytes_;
   data_ = arena.at<std::byte>(offset_ + kHeader);
   auto& r = registry();
   std::lock_guard lock(r.mu);
   r.blocks.insert(this);
+}
+
+SharedBlock::SharedBlock(Adopted, std::uint64_t offset, std::size_t bytes) : offset_(offset), bytes_(bytes) {
+  data_ = Arena::shared().at<std::byte>(offset_ + kHeader);
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  r.blocks.insert(this);
+}
+
+std::size_t SharedBlock::size() const noexcept { return bytes_ - kHeader; }
+
+std::uint64_t SharedBlock::share_with_child() noexcept {
+  header_at(offset_)->processes.fetch_add(1, std::memory_order_relaxed);
+  return offset_;
+}
+
+std::shared_ptr<SharedBlock> SharedBlock::adopt(std::uint64_t offset) {
+  auto& arena = Arena::shared();
+  if (offset % Arena::kMinBlock != 0 || offset < Arena::kMinBlock || offset + kHeader > arena.used() ||
+      offset + kHeader < offset) {
+    throw DecodeError("shared object: offset " + std::to_string(offset) + " is not in the arena");
+  }
+  auto* h = header_at(offset);
+  if (h->magic != kBlockMagic || h->bytes < kHeader || h->bytes > arena.used() - offset) {
+    throw DecodeError("shared object: no object at offset " + std::to_string(offset));
+  }
+  return std::shared_ptr<SharedBlock>(new SharedBlock(Adopted{}, offset, static_cast<std::size_t>(h->bytes)));
 }
 
 SharedBlock::~SharedBlock() {

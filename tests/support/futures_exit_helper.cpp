@@ -24,8 +24,9 @@ void print(const char* msg) {
 fut::ThreadPoolExecutor* g_pool = nullptr;
 
 // test_submit_after_interpreter_shutdown's atexit.register(run_last):
-// registered before the pool starts a thread, so it runs after the pools'
-// exit hook (std::atexit runs in reverse order).
+// registered after the pool is made and before it starts a thread, so it
+// runs after the pools' exit hook and before the pool's destructor
+// (std::atexit and static destructors run in reverse order).
 void run_last() {
   try {
     g_pool->submit([] { return 0; });
@@ -41,9 +42,11 @@ int main(int argc, char** argv) {
   if (argc != 2) return 3;
   const std::string s = argv[1];
   if (s == "interpreter_shutdown") {
-    // test_interpreter_shutdown: a pool left alive (leaked) when main returns.
-    auto* t = new fut::ThreadPoolExecutor(5);
-    t->submit(print, "apple");
+    // test_interpreter_shutdown: a pool still alive when main returns. A
+    // static one: its destructor comes after threading's exit handler,
+    // which would wait for its workers forever without the pools' exit hook.
+    static fut::ThreadPoolExecutor t(5);
+    t.submit(print, "apple");
     return 0;
   }
   if (s == "exit_from_main") {
@@ -53,23 +56,24 @@ int main(int argc, char** argv) {
     std::exit(0);
   }
   if (s == "submit_after_interpreter_shutdown") {
+    static fut::ThreadPoolExecutor t(5);
+    g_pool = &t;
     std::atexit(run_last);
-    g_pool = new fut::ThreadPoolExecutor(5);
-    g_pool->submit([] { return 42; }).result();
+    t.submit([] { return 42; }).result();
     return 0;
   }
   if (s == "shutdown_no_wait") {
     // test_hang_gh83386: shutdown(wait=False) then exit.
-    auto* t = new fut::ThreadPoolExecutor(3);
-    t->submit(print, "apple");
-    t->shutdown(false);
+    static fut::ThreadPoolExecutor t(3);
+    t.submit(print, "apple");
+    t.shutdown(false);
     return 0;
   }
   if (s == "cancel_futures_wait_false") {
     // test_cancel_futures_wait_false: the task ran, or was cancelled before it started.
-    auto* t = new fut::ThreadPoolExecutor();
-    t->submit(print, "apple");
-    t->shutdown({.wait = false, .cancel_futures = true});
+    static fut::ThreadPoolExecutor t;
+    t.submit(print, "apple");
+    t.shutdown({.wait = false, .cancel_futures = true});
     return 0;
   }
   return 3;

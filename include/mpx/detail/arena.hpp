@@ -41,6 +41,10 @@ class Arena {
   /// This process's default arena, made on first use (capacity: MPX_ARENA_SIZE
   /// bytes from the environment, else 1 GiB of address space).
   static Arena& shared();
+  /// In a spawned child, before anything uses shared(): make `fd` (the
+  /// parent's arena) this process's shared arena. False if shared() was
+  /// already made (then objects made earlier live in another arena).
+  static bool adopt_shared(Fd fd);
 
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&& other) noexcept;

@@ -91,8 +91,9 @@ struct ZipSource {
 }  // namespace detail_
 
 /// What Executor::map() returns: the results in input order, as a range of
-/// input iterators or one at a time with next() (Python's iterator). The calls
-/// were all submitted by map() (with buffersize: that many ahead).
+/// input iterators (which hand each value over: *it moves it out) or one at a
+/// time with next() (Python's iterator). The calls were all submitted by map()
+/// (with buffersize: that many ahead).
 ///
 /// - A call that threw: next() (or ++) rethrows its exception, and the
 ///   iteration goes on with the next input (Python 3.14).
@@ -171,7 +172,9 @@ class MapResult {
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(MapResult* m) : m_(m) { ++*this; }
-    value_type& operator*() const { return *cur_; }
+    /// Moves the value out (as std::move_iterator does): `for (auto v : ex.map(...))`
+    /// leaves no copy behind in the iterator (CPython issue 14406).
+    value_type&& operator*() const { return std::move(*cur_); }
     iterator& operator++() {
       cur_.reset();
       cur_ = m_->next();
@@ -241,7 +244,7 @@ class Executor {
     std::deque<Future<R>> fs;
     if constexpr (sizeof...(Rs) > 0) {
       using Source = detail_::ZipSource<std::decay_t<F>, std::views::all_t<Rs>...>;
-      auto submit_one = [this](auto& f, auto&... args) { return this->submit(f, args...); };
+      auto submit_one = [this](auto& f, auto&&... args) { return this->submit(f, std::forward<decltype(args)>(args)...); };
       if (!options.buffersize) {
         Source src(std::forward<F>(fn), std::views::all(std::forward<Rs>(iterables))...);
         while (!src.at_end()) fs.push_back(src.next(submit_one));

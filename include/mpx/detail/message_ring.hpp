@@ -43,6 +43,7 @@
 
 #include "mpx/detail/deadline.hpp"
 #include "mpx/detail/shared_object.hpp"
+#include "mpx/detail/transfer.hpp"
 #include "mpx/synchronize.hpp"
 
 namespace mpx::detail {
@@ -89,6 +90,30 @@ class MessageRing {
   bool join(Deadline deadline);
   std::uint32_t unfinished_tasks() const noexcept;
 
+  /// Travels to a spawned child inside a Queue argument: the same ring and
+  /// locks there (detail/transfer.hpp).
+  template <class Archive>
+  void save(Archive& ar) const {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Queue");
+    ar(static_cast<std::uint64_t>(capacity_), static_cast<std::uint64_t>(options_.max_message_size), options_.maxsize,
+       options_.joinable, t->send_block(block_));
+    put_lock_.save(ar);
+    get_lock_.save(ar);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Child) throw_not_inheritable("Queue");
+    std::uint64_t capacity = 0, max_message = 0, offset = 0;
+    std::uint32_t maxsize = 0;
+    bool joinable = false;
+    ar(capacity, max_message, maxsize, joinable, offset);
+    adopt(capacity, max_message, maxsize, joinable, t->receive_block(offset));
+    put_lock_.load(ar);
+    get_lock_.load(ar);
+  }
+
   /// The shared positions and records, for tests that watch or scribble on them.
   std::atomic<std::uint64_t>& head_for_tests() const noexcept;
   std::atomic<std::uint64_t>& tail_for_tests() const noexcept;
@@ -99,6 +124,8 @@ class MessageRing {
   struct Record;  // 16 bytes: see the layout above
   struct Assembly;
 
+  void adopt(std::uint64_t capacity, std::uint64_t max_message, std::uint32_t maxsize, bool joinable,
+             std::shared_ptr<SharedBlock> block);
   bool wait_for_room(std::uint64_t head, std::size_t record_bytes, bool first, Deadline deadline);
   int wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline);
   void publish_record(std::uint64_t& head, std::span<const std::byte> payload, std::uint16_t flags,

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "mpx/detail/arena.hpp"
+#include "mpx/errors.hpp"
 
 namespace mpx::detail {
 
@@ -35,12 +36,24 @@ class SharedBlock {
   SharedBlock& operator=(const SharedBlock&) = delete;
 
   void* data() const noexcept { return data_; }
+  /// The bytes asked for at construction (or found in an adopted block's header).
+  std::size_t size() const noexcept;
   std::uint64_t offset() const noexcept { return offset_; }
   bool released() const noexcept { return released_; }
   /// Gives this process's count back (once); frees the block if it was the last.
   void give_back() noexcept;
 
+  /// Takes a count for a process about to be started with this block (spawn,
+  /// forkserver): the child adopts it instead of taking its own. Returns the
+  /// block's offset, which names it in the child.
+  std::uint64_t share_with_child() noexcept;
+  /// In such a child: the block the parent shared. Throws DecodeError if no
+  /// block lives at `offset` (the bytes came from somewhere else).
+  static std::shared_ptr<SharedBlock> adopt(std::uint64_t offset);
+
  private:
+  struct Adopted {};
+  SharedBlock(Adopted, std::uint64_t offset, std::size_t bytes);
   std::uint64_t offset_;
   std::size_t bytes_;
   void* data_;
@@ -66,6 +79,15 @@ class Shared {
     s.ptr_ = new (s.block_->data()) T(std::forward<Args>(args)...);
     return s;
   }
+  /// The handle of an adopted block (see SharedBlock::adopt).
+  static Shared adopt(std::shared_ptr<SharedBlock> block) {
+    if (block->size() < sizeof(T)) throw DecodeError("shared object: the block is too small for its type");
+    Shared s;
+    s.ptr_ = static_cast<T*>(block->data());
+    s.block_ = std::move(block);
+    return s;
+  }
+  const std::shared_ptr<SharedBlock>& block() const noexcept { return block_; }
   T* get() const noexcept { return ptr_; }
   T* operator->() const noexcept { return ptr_; }
   T& operator*() const noexcept { return *ptr_; }

@@ -78,9 +78,34 @@ struct ShippedCall {
 
 using Trampoline = void (*)(const void* function, std::span<const std::byte> args);
 
+// The arguments as one tuple through the codec's archive, encoded from
+// references: a move-only argument (a Connection) is never copied.
+template <class... Args>
+std::vector<std::byte> encode_args(Args&... args) {
+  std::vector<std::byte> out;
+  SpanOut ar(out);
+  ar(std::forward_as_tuple(args...));
+  return out;
+}
+
+template <class... Args>
+std::tuple<Args...> decode_args(std::span<const std::byte> bytes) {
+  std::tuple<Args...> values;
+  SpanIn ar(bytes.data(), bytes.size());
+  try {
+    ar(values);
+  } catch (const DecodeError&) {
+    throw;
+  } catch (const cereal::Exception& e) {
+    throw DecodeError(e.what());
+  }
+  if (ar.left() != 0) throw DecodeError(std::to_string(ar.left()) + " trailing bytes after the arguments");
+  return values;
+}
+
 template <class Fn, class... Args>
 void trampoline(const void* function, std::span<const std::byte> args) {
-  auto values = decode<std::tuple<Args...>>(args);
+  auto values = decode_args<Args...>(args);
   // A data pointer back to a function pointer: conditionally supported, and
   // what dlsym() relies on on every POSIX system.
   auto fn = reinterpret_cast<Fn>(const_cast<void*>(function));
@@ -90,14 +115,14 @@ void trampoline(const void* function, std::span<const std::byte> args) {
 /// Packs f(args...) for another process. Throws ProcessError if f's code
 /// cannot be located (see code_ref).
 template <class F, class... Args>
-requires Shippable<F, Args...> ShippedCall ship(F&& f, Args&&... args) {
+requires Shippable<F, Args...> ShippedCall ship(F&& f, Args&... args) {
   using Fn = FunctionPointer<F>;
   Fn fn = +f;
   ShippedCall call;
   call.build_id = build_id();
   call.trampoline = code_ref(reinterpret_cast<const void*>(&trampoline<Fn, std::decay_t<Args>...>));
   call.function = code_ref(reinterpret_cast<const void*>(fn));
-  call.args = encode(std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+  call.args = encode_args(args...);
   return call;
 }
 
