@@ -1,12 +1,19 @@
-// process.start_join.fork, the limit: fork() + _exit(0) + waitpid() from a
-// small process (BASELINES.md B1 fork_exit_waitpid_small). No mpx here.
+// process.start_join.*, the limits (no mpx here):
+//   fork    fork() + _exit(0) + waitpid() from a small process (BASELINES.md
+//           B1 fork_exit_waitpid_small);
+//   spawn   posix_spawn() of /bin/true + waitpid(): starting a fresh program.
+#include <spawn.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "bench.hpp"
 
+extern char** environ;
+
 namespace {
 
-double ms_per_process(long n) {
+double ms_per_fork(long n) {
   long long t0 = bench::now_ns();
   for (long i = 0; i < n; ++i) {
     pid_t pid = fork();
@@ -17,16 +24,33 @@ double ms_per_process(long n) {
   return bench::seconds_since(t0) * 1e3 / static_cast<double>(n);
 }
 
+double ms_per_spawn(long n) {
+  char prog[] = "/bin/true";
+  char* argv[] = {prog, nullptr};
+  long long t0 = bench::now_ns();
+  for (long i = 0; i < n; ++i) {
+    pid_t pid = 0;
+    if (int rc = posix_spawn(&pid, prog, nullptr, nullptr, argv, environ); rc != 0) {
+      errno = rc;
+      bench::die("posix_spawn");
+    }
+    bench::wait_ok(pid);
+  }
+  return bench::seconds_since(t0) * 1e3 / static_cast<double>(n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Args args(argc, argv);
-  const char* name = "process.start_join.fork";
-  if (args.wants(name)) {
-    long n = args.count(name, 2000);
-    auto samples = bench::repeat(
-        args.reps(), [&] { return ms_per_process(n / 10 + 1); }, [&] { return ms_per_process(n); });
-    bench::emit(name, "ms", samples);
+  struct Figure {
+    const char* name;
+    double (*once)(long);
+  };
+  for (Figure f : {Figure{"process.start_join.fork", ms_per_fork}, Figure{"process.start_join.spawn", ms_per_spawn}}) {
+    if (!args.wants(f.name)) continue;
+    long n = args.count(f.name, 2000);
+    bench::emit(f.name, "ms", bench::repeat(args.reps(), [&] { return f.once(n / 10 + 1); }, [&] { return f.once(n); }));
   }
   return 0;
 }

@@ -1,18 +1,26 @@
-// process.start_join.fork with mpx: Process(target=noop).start(); join();
+// process.start_join.* with mpx: Process(target=noop).start(); join();
 // repeated n times, reported as milliseconds per process.
 //
-// Python does the same with multiprocessing's fork context (python.py); the
-// limit is a bare fork()+_exit(0)+waitpid (limit.cpp).
+//   process.start_join.fork    the default start method
+//   process.start_join.spawn   mpx::get_context("spawn"): a fresh run of this
+//                              binary, which mpx::init turns into the child
+//
+// Python does the same with multiprocessing's contexts (python.py); the
+// limits are a bare fork()+_exit(0)+waitpid and posix_spawn of /bin/true
+// (limit.cpp).
+#include <mpx/context.hpp>
 #include <mpx/process.hpp>
 
 #include "bench.hpp"
 
 namespace {
 
-double ms_per_process(long n) {
+void noop() {}
+
+double ms_per_process(const mpx::Context& ctx, long n) {
   long long t0 = bench::now_ns();
   for (long i = 0; i < n; ++i) {
-    mpx::Process p([] {});
+    auto p = ctx.Process(noop);
     p.start();
     p.join();
     // A child that failed would make the figure meaningless, not just slow.
@@ -24,12 +32,15 @@ double ms_per_process(long n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mpx::init(argc, argv);  // a spawned child runs noop here and exits
   bench::Args args(argc, argv);
-  const char* name = "process.start_join.fork";
-  if (args.wants(name)) {
+  for (const char* method : {"fork", "spawn"}) {
+    std::string name = std::string("process.start_join.") + method;
+    if (!args.wants(name)) continue;
+    auto ctx = mpx::get_context(method);
     long n = args.count(name, 2000);
     auto samples = bench::repeat(
-        args.reps(), [&] { return ms_per_process(n / 10 + 1); }, [&] { return ms_per_process(n); });
+        args.reps(), [&] { return ms_per_process(ctx, n / 10 + 1); }, [&] { return ms_per_process(ctx, n); });
     bench::emit(name, "ms", samples);
   }
   return 0;

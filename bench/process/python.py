@@ -1,6 +1,6 @@
-"""process.start_join.fork in Python: multiprocessing's fork context,
-Process(target=noop).start(); join(), n in a row, milliseconds per process
-(BASELINES.md A1, mp_process_fork)."""
+"""process.start_join.fork / .spawn in Python: multiprocessing's fork and
+spawn contexts, Process(target=noop).start(); join(), n in a row,
+milliseconds per process (BASELINES.md A1, mp_process_fork / _spawn)."""
 import multiprocessing as mp
 import os
 import sys
@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import pybench  # noqa: E402
 
-NAME = "process.start_join.fork"
+METHODS = ("fork", "spawn")
 
 
 def noop():
@@ -28,13 +28,16 @@ def ms_per_process(ctx, n):
 
 def main():
     args = pybench.Args()
-    # Named explicitly: the default start method is not fork everywhere (3.14 moved to forkserver).
-    ctx = mp.get_context("fork")
-    if args.wants(NAME):
-        n = args.count(NAME, 200)
+    for method in METHODS:
+        name = f"process.start_join.{method}"
+        if not args.wants(name):
+            continue
+        # Named explicitly: the default start method is not fork everywhere (3.14 moved to forkserver).
+        ctx = mp.get_context(method)
+        n = args.count(name, 200)
         samples = pybench.repeat(args.reps, lambda: ms_per_process(ctx, n // 10 + 1),
                                  lambda: ms_per_process(ctx, n))
-        pybench.emit(NAME, "ms", samples)
+        pybench.emit(name, "ms", samples)
 
 
 if __name__ == "__main__":
