@@ -241,6 +241,24 @@ TEST(Spawn, ValuesArraysQueuesSemaphoresConditionsAndConnectionsTravel) {
   EXPECT_EQ(a.get(2), 30.0);
 }
 
+namespace {
+void meet(mpx::Barrier barrier, mpx::Value<int> index) { index = static_cast<int>(barrier.wait(20s)); }
+}  // namespace
+
+TEST(Spawn, BarrierTravels) {
+  mpx::Barrier barrier(2);
+  mpx::Value<int> theirs(-1);
+  auto p = mpx::get_context("spawn").Process(meet, barrier, theirs);
+  p.start();
+  std::uint32_t mine = barrier.wait(20s);
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(mine + static_cast<std::uint32_t>(theirs.value()), 1u);  // indices 0 and 1
+  mpx::Barrier with_action(2, [] {});
+  auto q = mpx::get_context("spawn").Process(meet, with_action, theirs);
+  EXPECT_THROW(q.start(), mpx::ProcessError);
+}
+
 TEST(Spawn, SharedObjectsTravelOnlyByInheritance) {
   // Python: "Lock objects should only be shared between processes through
   // inheritance" — sending one through a pipe is refused.

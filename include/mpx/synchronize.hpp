@@ -341,6 +341,23 @@ class Barrier {
   std::uint32_t n_waiting() const;
   bool broken() const;
 
+  /// A one-party barrier: what a spawned child decodes a Barrier argument into.
+  Barrier() : Barrier(1) {}
+  /// Travels to a spawned child as a Process argument: the same barrier
+  /// there. Its action does not travel (it may capture anything): a barrier
+  /// with an action raises ProcessError.
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (action_) throw ProcessError("a Barrier with an action cannot be passed to a spawned process");
+    cond_.save(ar);
+    detail::save_shared(ar, st_, "Barrier");
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    cond_.load(ar);
+    detail::load_shared(ar, st_, "Barrier");
+  }
+
  private:
   void break_barrier();
   void leave();
