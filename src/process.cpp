@@ -113,6 +113,9 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent
   st->pidfd.reset();
   current_state() = st;
   if (g_current) *g_current = Process(self);  // the static handle now names us
+  // Python's _bootstrap: a process made by a context uses that context's
+  // method for its own children.
+  if (!st->start_method.empty()) set_start_method(st->start_method, true);
   g_counter.store(1);
 
   int code = 0;
@@ -155,6 +158,7 @@ int spawned_main(const SpawnRequest& request) {
   st->daemon = request.daemon;
   st->started = true;
   st->creator_pid = request.parent_pid;
+  st->start_method = request.start_method;
   ShippedCall call = request.call;
   std::vector<int> fds = spawned_fds(request.fd_count);
   st->target = [call, fds] {
@@ -240,7 +244,9 @@ void Process::start() {
       request.daemon = st.daemon;
       request.parent_pid = parent_pid;
       request.parent_name = current_state()->name;
+      request.start_method = method;
       detail::popen_spawn(st, state_, request, transfer.fds);
+      transfer.commit();
     }
   } catch (...) {
     std::lock_guard lock(st.mu);
@@ -251,6 +257,7 @@ void Process::start() {
   // Python's start() does (del self._target, self._args, self._kwargs).
   std::lock_guard lock(st.mu);
   st.target = nullptr;
+  st.shipper = nullptr;  // holds the arguments too (a Connection moved in must close here)
 }
 
 void Process::join() const { join_until(Deadline::never()); }
@@ -338,6 +345,7 @@ void Process::close() {
   if (st.kind != ProcessState::Kind::Child) return;
   st.pidfd.reset();
   st.target = nullptr;
+  st.shipper = nullptr;
   st.closed = true;
   // The registry entry (if any) is dropped by forget_child below.
   detail::forget_child(&st);

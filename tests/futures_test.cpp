@@ -457,7 +457,8 @@ TEST(FuturesMap, VoidCallsYieldMonostate) {
 TEST(FuturesMap, BufferedReadsInputsLazily) {
   fut::ThreadPoolExecutor ex(2);
   std::atomic<int> calls{0};
-  auto it = ex.map({.buffersize = 2}, [&](long x) { return ++calls, x * 2; }, std::views::iota(0L));  // infinite
+  auto it = ex.map(
+      {.buffersize = 2}, [&](long x) { return ++calls, x * 2; }, std::views::iota(0L));  // infinite
   EXPECT_EQ(it.next(), 0);
   EXPECT_EQ(it.next(), 2);
   EXPECT_EQ(it.next(), 4);
@@ -465,7 +466,9 @@ TEST(FuturesMap, BufferedReadsInputsLazily) {
   EXPECT_EQ(it.next(), std::nullopt);
   ex.shutdown();
   EXPECT_LE(calls, 5);
-  EXPECT_THROW(ex.map({.buffersize = 0}, [](int x) { return x; }, std::vector{1}), mpx::ValueError);
+  EXPECT_THROW(ex.map(
+                   {.buffersize = 0}, [](int x) { return x; }, std::vector{1}),
+               mpx::ValueError);
 }
 
 TEST(FuturesMap, NoIterablesNoCalls) {

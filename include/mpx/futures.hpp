@@ -133,8 +133,7 @@ class Future {
   /// Calls fn(future) when the future is done (see the file comment for
   /// which thread). Python: add_done_callback(fn). `fn` must be copyable.
   template <class F>
-  requires std::is_invocable_v<std::decay_t<F>&, Future&>
-  void add_done_callback(F&& fn) {
+  void add_done_callback(F&& fn) requires(std::is_invocable_v<std::decay_t<F>&, Future&>) {
     st_->add_done_callback([fn = std::forward<F>(fn)](detail::FutureCore* c) mutable {
       Future self(static_cast<detail::FutureValue<T>*>(c), retain_tag{});
       std::invoke(fn, self);
@@ -148,21 +147,21 @@ class Future {
   /// Python: set_result(result). Throws: InvalidStateError("FINISHED: <Future ...>")
   /// once done (or on an executor's own future).
   template <class U = T>
-  requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
-  void set_result(U&& value) {
+  void set_result(U&& value) requires(!std::is_void_v<T> && std::is_constructible_v<T, U&&>) {
     auto store = [](detail::FutureCore* c, void* arg) {
       static_cast<detail::FutureValue<T>*>(c)->emplace(std::forward<U>(*static_cast<std::remove_reference_t<U>*>(arg)));
     };
     st_->set_result_with(store, const_cast<void*>(static_cast<const void*>(std::addressof(value))));
   }
-  void set_result() requires std::is_void_v<T> {
+  void set_result() requires(std::is_void_v<T>) {
     st_->set_result_with([](detail::FutureCore*, void*) {}, nullptr);
   }
   /// Python: set_exception(exception). Throws: InvalidStateError as set_result.
   void set_exception(std::exception_ptr e) { st_->set_exception(std::move(e)); }
   template <class E>
-  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-  void set_exception(E&& e) { st_->set_exception(std::make_exception_ptr(std::forward<E>(e))); }
+  void set_exception(E&& e) requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) {
+    st_->set_exception(std::make_exception_ptr(std::forward<E>(e)));
+  }
 
   /// Python's private _state, for tests and debugging.
   State state() const noexcept { return static_cast<State>(st_->status()); }
@@ -205,9 +204,7 @@ class Future {
 
 template <class T>
 struct std::hash<mpx::futures::Future<T>> {
-  std::size_t operator()(const mpx::futures::Future<T>& f) const noexcept {
-    return std::hash<const void*>()(f.core());
-  }
+  std::size_t operator()(const mpx::futures::Future<T>& f) const noexcept { return std::hash<const void*>()(f.core()); }
 };
 
 namespace mpx::futures {

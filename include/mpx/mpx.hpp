@@ -14,6 +14,7 @@
 #include "mpx/connection.hpp"
 #include "mpx/context.hpp"
 #include "mpx/errors.hpp"
+#include "mpx/futures.hpp"
 #include "mpx/process.hpp"
 #include "mpx/queue.hpp"
 #include "mpx/queues.hpp"

@@ -175,7 +175,7 @@ FutureCore* PoolCore::take(bool& searching) {
     }
     bool closing = false;
     spin([&] {
-      if (!queue_.looks_empty() && try_pop(t)) return true;
+      if (!queue_.appears_empty() && try_pop(t)) return true;
       closing = closing_.load(std::memory_order_acquire);
       return closing;
     });
@@ -213,7 +213,7 @@ void PoolCore::worker_main() {
     if (run) {
       t->invoke();
       credit();  // before the result is seen, so a submit right after result() finds this worker idle
-      if (!searching && queue_.looks_empty()) {
+      if (!searching && queue_.appears_empty()) {
         // Counted as spinning before the result is published: the submit that
         // follows a result() wakes nobody, this worker will find the task.
         spinning_.fetch_add(1, std::memory_order_seq_cst);

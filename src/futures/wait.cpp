@@ -84,9 +84,7 @@ class ModeWaiter final : public FutureWaiter {
   Notification event_;
 };
 
-bool notified_done(std::uint32_t st) {
-  return st == FutureCore::kFinished || st == FutureCore::kCancelledAndNotified;
-}
+bool notified_done(std::uint32_t st) { return st == FutureCore::kFinished || st == FutureCore::kCancelledAndNotified; }
 
 }  // namespace
 
@@ -168,8 +166,7 @@ FutureCore* AsCompletedState::next() {
   while (!over_ && !pending_.empty()) {
     if (deadline_.expired()) {
       over_ = true;
-      throw TimeoutError(std::to_string(pending_.size()) + " (of " + std::to_string(total_) +
-                         ") futures unfinished");
+      throw TimeoutError(std::to_string(pending_.size()) + " (of " + std::to_string(total_) + ") futures unfinished");
     }
     waiter_->w.wait(deadline_);
     for (auto* f : waiter_->w.take()) {  // in finishing order

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -171,7 +172,14 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
   sources.clear();
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) throw_os_error("pidfd_open");
+  if (pidfd < 0) {
+    int saved = errno;
+    ::kill(pid, SIGKILL);  // a child we cannot watch must not be left behind
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    errno = saved;
+    throw_os_error("pidfd_open");
+  }
   {
     std::lock_guard lock(st.mu);
     st.pid = pid;

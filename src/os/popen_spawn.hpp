@@ -21,9 +21,10 @@ struct SpawnRequest {
   int parent_pid = 0;
   std::string parent_name;
   std::uint32_t fd_count = 0;  // descriptors passed down for the arguments (Connections)
+  std::string start_method;    // the child's own default (Python's spawn prepare())
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(build_id, call, name, identity, daemon, parent_pid, parent_name, fd_count);
+    ar(build_id, call, name, identity, daemon, parent_pid, parent_name, fd_count, start_method);
   }
 };
 

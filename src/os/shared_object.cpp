@@ -82,6 +82,11 @@ std::uint64_t SharedBlock::share_with_child() noexcept {
   return offset_;
 }
 
+void SharedBlock::unshare_with_child() noexcept {
+  // This process still holds its own count, so this is never the last one.
+  header_at(offset_)->processes.fetch_sub(1, std::memory_order_relaxed);
+}
+
 std::shared_ptr<SharedBlock> SharedBlock::adopt(std::uint64_t offset) {
   auto& arena = Arena::shared();
   if (offset % Arena::kMinBlock != 0 || offset < Arena::kMinBlock || offset + kHeader > arena.used() ||

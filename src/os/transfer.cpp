@@ -11,12 +11,18 @@ thread_local Transfer* t_current = nullptr;
 
 Transfer::Transfer(Side side) noexcept : side_(side), outer_(t_current) { t_current = this; }
 
-Transfer::~Transfer() { t_current = outer_; }
+Transfer::~Transfer() {
+  t_current = outer_;
+  if (side_ == Side::Parent && !committed_) {
+    for (auto& b : sent_) b->unshare_with_child();
+  }
+}
 
 Transfer* Transfer::current() noexcept { return t_current; }
 
 std::uint64_t Transfer::send_block(const std::shared_ptr<SharedBlock>& block) {
   if (!block) throw ValueError("cannot send an empty shared object");
+  sent_.push_back(block);
   return block->share_with_child();
 }
 

@@ -79,7 +79,8 @@ struct ZipSource {
   bool at_end() {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return ((std::get<I>(its) == std::ranges::end(std::get<I>(views))) || ...);
-    }(std::index_sequence_for<Vs...>{});
+    }
+    (std::index_sequence_for<Vs...>{});
   }
   template <class Submit>
   auto next(Submit&& submit) {
@@ -199,6 +200,11 @@ class MapResult {
 
 /// Python: concurrent.futures.Executor — submit, map, shutdown. Subclasses
 /// queue tasks in enqueue(); ThreadPoolExecutor adds an inline submit().
+/// An executor that runs calls elsewhere (processes, MPI ranks) cannot run a
+/// detail::Task there: it shadows submit() with its own shipping and
+/// completes plain Future<T>s (set_running_or_notify_cancel, set_result /
+/// set_exception) from its result-handler thread; map() here calls the
+/// Executor's submit, so such a class provides its map() too.
 /// Not copyable; destroying a concrete executor shuts it down as `with` does.
 class Executor {
  public:
@@ -212,8 +218,8 @@ class Executor {
   /// Throws: RuntimeError("cannot schedule new futures after shutdown"),
   ///   BrokenExecutor subclasses when the executor is broken.
   template <class F, class... A>
-  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>
-  Future<detail_::call_result_t<F, A...>> submit(F&& fn, A&&... args) {
+  Future<detail_::call_result_t<F, A...>> submit(F&& fn, A&&... args) requires(
+      std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>) {
     using R = detail_::call_result_t<F, A...>;
     auto* task = detail_::make_task(std::forward<F>(fn), std::forward<A>(args)...);
     auto f = Future<R>::adopt(task);
@@ -230,21 +236,22 @@ class Executor {
   /// fn(a, b, ...) for the elements of the ranges side by side (up to the
   /// shortest), submitted now; results in order. See MapResult.
   template <class F, class... Rs>
-  requires(!std::is_same_v<std::decay_t<F>, MapOptions> && (std::ranges::input_range<Rs> && ...))
-  auto map(F&& fn, Rs&&... iterables) {
+  auto map(F&& fn, Rs&&... iterables) requires(!std::is_same_v<std::decay_t<F>, MapOptions> &&
+                                               (std::ranges::input_range<Rs> && ...)) {
     return map(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(iterables)...);
   }
   /// Throws: ValueError("buffersize must be None or > 0").
   template <class F, class... Rs>
-  requires(std::ranges::input_range<Rs> && ...)
-  auto map(MapOptions options, F&& fn, Rs&&... iterables) {
+  auto map(MapOptions options, F&& fn, Rs&&... iterables) requires(std::ranges::input_range<Rs>&&...) {
     using R = detail_::call_result_t<F, std::ranges::range_reference_t<Rs>...>;
     if (options.buffersize && *options.buffersize < 1) throw ValueError("buffersize must be None or > 0");
     const auto deadline = mpx::detail::Deadline::after(options.timeout);
     std::deque<Future<R>> fs;
     if constexpr (sizeof...(Rs) > 0) {
       using Source = detail_::ZipSource<std::decay_t<F>, std::views::all_t<Rs>...>;
-      auto submit_one = [this](auto& f, auto&&... args) { return this->submit(f, std::forward<decltype(args)>(args)...); };
+      auto submit_one = [this](auto& f, auto&&... args) {
+        return this->submit(f, std::forward<decltype(args)>(args)...);
+      };
       if (!options.buffersize) {
         Source src(std::forward<F>(fn), std::views::all(std::forward<Rs>(iterables))...);
         while (!src.at_end()) fs.push_back(src.next(submit_one));
@@ -308,8 +315,8 @@ class ThreadPoolExecutor final : public Executor {
   /// Throws: RuntimeError after shutdown, BrokenThreadPool when broken,
   ///   RuntimeError("can't start new thread") (the call stays queued).
   template <class F, class... A>
-  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>
-  Future<detail_::call_result_t<F, A...>> submit(F&& fn, A&&... args) {
+  Future<detail_::call_result_t<F, A...>> submit(F&& fn, A&&... args) requires(
+      std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>) {
     using R = detail_::call_result_t<F, A...>;
     core_->enter();
     Leave leave{core_.get()};

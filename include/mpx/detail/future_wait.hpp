@@ -54,8 +54,8 @@ class AsCompletedState {
  private:
   struct Waiter;
   std::unique_ptr<Waiter> waiter_;
-  std::deque<FutureCore*> ready_;              // finished, to yield in this order
-  std::unordered_set<FutureCore*> pending_;    // not finished yet, waiter installed
+  std::deque<FutureCore*> ready_;            // finished, to yield in this order
+  std::unordered_set<FutureCore*> pending_;  // not finished yet, waiter installed
   std::size_t total_;
   Deadline deadline_;
   bool over_ = false;

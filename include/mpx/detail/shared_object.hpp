@@ -47,6 +47,8 @@ class SharedBlock {
   /// forkserver): the child adopts it instead of taking its own. Returns the
   /// block's offset, which names it in the child.
   std::uint64_t share_with_child() noexcept;
+  /// Gives back a count share_with_child() took, when the child was not started.
+  void unshare_with_child() noexcept;
   /// In such a child: the block the parent shared. Throws DecodeError if no
   /// block lives at `offset` (the bytes came from somewhere else).
   static std::shared_ptr<SharedBlock> adopt(std::uint64_t offset);

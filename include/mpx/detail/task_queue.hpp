@@ -46,6 +46,15 @@ class TaskQueue {
     return head_.load(std::memory_order_relaxed) == &stub_ && tail_.load(std::memory_order_seq_cst) == &stub_;
   }
 
+  /// looks_empty() for spin loops: reads only the consumers' side (head_ and
+  /// the stub's link), never the producers' tail_ line, so a spinning worker
+  /// does not pull that line away from the submitter at every round. Says
+  /// empty during a push whose link is not stored yet; the park path checks
+  /// with looks_empty().
+  bool appears_empty() const noexcept {
+    return head_.load(std::memory_order_relaxed) == &stub_ && stub_.next.load(std::memory_order_acquire) == nullptr;
+  }
+
   /// Takes the oldest task, or tells why not. Consumers only, one at a time
   /// (try_lock_consumer / unlock_consumer).
   Pop pop(QueueLink*& out) noexcept {

@@ -39,12 +39,18 @@ class Transfer {
   std::uint32_t send_fd(int fd);
   int receive_fd(std::uint32_t index) const;
 
+  /// Parent: the child was started and holds the counts taken for it.
+  /// Without this, the destructor gives them back (a start that failed).
+  void commit() noexcept { committed_ = true; }
+
   /// Parent: the descriptors to pass, in index order. Child: where they landed.
   std::vector<int> fds;
 
  private:
   Side side_;
   Transfer* outer_;
+  bool committed_ = false;
+  std::vector<std::shared_ptr<SharedBlock>> sent_;
 };
 
 /// What Python says when a Lock is pickled outside of spawning.
