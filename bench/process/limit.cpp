@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
   for (Figure f : {Figure{"process.start_join.fork", ms_per_fork}, Figure{"process.start_join.spawn", ms_per_spawn}}) {
     if (!args.wants(f.name)) continue;
     long n = args.count(f.name, 2000);
-    bench::emit(f.name, "ms", bench::repeat(args.reps(), [&] { return f.once(n / 10 + 1); }, [&] { return f.once(n); }));
+    bench::emit(f.name, "ms",
+                bench::repeat(
+                    args.reps(), [&] { return f.once(n / 10 + 1); }, [&] { return f.once(n); }));
   }
   return 0;
 }

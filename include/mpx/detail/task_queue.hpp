@@ -7,7 +7,7 @@
 //   prev = tail_.exchange(n)   ◄── one RMW, never waits for a consumer
 //   prev->next = n
 //
-//   head_ ─► [stub]─► A ─► B ─► C ◄─ tail_       A, B, C are task nodes (the
+//   head_ ─► [sentinel]─► A ─► B ─► C ◄─ tail_       A, B, C are task nodes (the
 //                                               futures' own states: no allocation)
 //
 // Between a producer's exchange and its link store the chain is briefly cut:
@@ -27,7 +27,7 @@ class TaskQueue {
  public:
   enum class Pop { item, empty, busy };
 
-  TaskQueue() noexcept : tail_(&stub_), head_(&stub_) {}
+  TaskQueue() noexcept : tail_(&sentinel_), head_(&sentinel_) {}
   TaskQueue(const TaskQueue&) = delete;
   TaskQueue& operator=(const TaskQueue&) = delete;
 
@@ -43,16 +43,17 @@ class TaskQueue {
   /// Lock-free guess, for a worker deciding whether to look: false when the
   /// queue may hold something. Never dereferences a node.
   bool looks_empty() const noexcept {
-    return head_.load(std::memory_order_relaxed) == &stub_ && tail_.load(std::memory_order_seq_cst) == &stub_;
+    return head_.load(std::memory_order_relaxed) == &sentinel_ && tail_.load(std::memory_order_seq_cst) == &sentinel_;
   }
 
   /// looks_empty() for spin loops: reads only the consumers' side (head_ and
-  /// the stub's link), never the producers' tail_ line, so a spinning worker
+  /// the sentinel's link), never the producers' tail_ line, so a spinning worker
   /// does not pull that line away from the submitter at every round. Says
   /// empty during a push whose link is not stored yet; the park path checks
   /// with looks_empty().
   bool appears_empty() const noexcept {
-    return head_.load(std::memory_order_relaxed) == &stub_ && stub_.next.load(std::memory_order_acquire) == nullptr;
+    return head_.load(std::memory_order_relaxed) == &sentinel_ &&
+           sentinel_.next.load(std::memory_order_acquire) == nullptr;
   }
 
   /// Takes the oldest task, or tells why not. Consumers only, one at a time
@@ -60,8 +61,8 @@ class TaskQueue {
   Pop pop(QueueLink*& out) noexcept {
     QueueLink* head = head_.load(std::memory_order_relaxed);
     QueueLink* next = head->next.load(std::memory_order_acquire);
-    if (head == &stub_) {
-      if (!next) return tail_.load(std::memory_order_seq_cst) == &stub_ ? Pop::empty : Pop::busy;
+    if (head == &sentinel_) {
+      if (!next) return tail_.load(std::memory_order_seq_cst) == &sentinel_ ? Pop::empty : Pop::busy;
       head_.store(next, std::memory_order_relaxed);
       head = next;
       next = next->next.load(std::memory_order_acquire);
@@ -72,7 +73,7 @@ class TaskQueue {
       return Pop::item;
     }
     if (tail_.load(std::memory_order_seq_cst) != head) return Pop::busy;
-    push(&stub_);  // `head` is the last node: put the stub behind it so it can leave
+    push(&sentinel_);  // `head` is the last node: put the sentinel behind it so it can leave
     next = head->next.load(std::memory_order_acquire);
     if (!next) return Pop::busy;
     head_.store(next, std::memory_order_relaxed);
@@ -89,7 +90,7 @@ class TaskQueue {
   alignas(64) std::atomic<QueueLink*> tail_;  // producers' line
   alignas(64) std::atomic<QueueLink*> head_;  // consumers' line
   std::atomic<std::uint32_t> consumer_{0};
-  alignas(64) QueueLink stub_;  // written by a producer when the queue was empty
+  alignas(64) QueueLink sentinel_;  // written by a producer when the queue was empty
 };
 
 }  // namespace mpx::detail
