@@ -135,7 +135,9 @@ void FutureCore::run_callbacks(std::vector<std::function<void(FutureCore*)>>& cb
 
 void FutureCore::finish_locked(std::uint32_t old, std::uint32_t now, bool notify_waiters) noexcept {
   // `old` is the locked word; `now` the new status with the flags to keep.
-  state_.store(now | kLocked, std::memory_order_relaxed);
+  // Release: a reader that sees the new status here (done(), result()) must
+  // also see the outcome stored before it (TSan found this one relaxed).
+  state_.store(now | kLocked, std::memory_order_release);
   std::vector<std::function<void(FutureCore*)>> cbs;
   const std::uint32_t st = now & kStatusMask;
   if (extras_) {
