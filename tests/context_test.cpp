@@ -126,6 +126,15 @@ TEST(Spawn, NamesAndParent) {
   EXPECT_EQ(out, "worker-7|MainProcess|" + std::to_string(::getpid()) + "\n");
 }
 
+TEST(Spawn, TheSpawnContextKnowsItsMethodAtCompileTime) {
+  auto ctx = mpx::spawn_context();
+  EXPECT_EQ(ctx.get_start_method(), "spawn");
+  auto p = ctx.Process(exit_with, 6);  // a capturing lambda would not compile (a compile-fail ctest)
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 6);
+}
+
 TEST(Spawn, CapturelessLambdaTravels) {
   auto p = mpx::get_context("spawn").Process([](int a, int b) { mpx::exit(a + b); }, 2, 5);
   p.start();

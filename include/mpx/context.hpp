@@ -87,4 +87,29 @@ class Context {
 /// Throws: ValueError for an unknown method.
 Context get_context(std::string_view method = "");
 
+/// The spawn context with the method known at compile time: its Process()
+/// refuses a target that cannot travel when the program is compiled, not
+/// when it runs (get_context("spawn") can only tell at run time).
+///
+///   mpx::spawn_context().Process(work, 42);          // compiles
+///   mpx::spawn_context().Process([&] { ... });       // error: the target must travel
+class SpawnContext : public Context {
+ public:
+  SpawnContext() : Context(get_context("spawn")) {}
+
+  template <class F, class... Args>
+  ::mpx::Process Process(F&& target, Args&&... args) const {
+    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  ::mpx::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+    static_assert(detail::Shippable<F, Args...>,
+                  "mpx: under spawn the target must travel to a fresh process: a function, a static member "
+                  "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
+    return Context::Process(std::move(options), std::forward<F>(target), std::forward<Args>(args)...);
+  }
+};
+
+inline SpawnContext spawn_context() { return SpawnContext{}; }
+
 }  // namespace mpx
