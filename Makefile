@@ -73,7 +73,7 @@ install-check: build
 
 demo: build
 	@bash examples/tour.sh $(BUILD)
-	@python3 bench/run --quick process pipe
+	@python3 bench/run --quick process pipe sync queue
 
 bench: build
 	python3 bench/run
