@@ -160,4 +160,3 @@ void exit_with(int code) { mpx::exit(code); }
 
 }  // namespace spawn_helpers
 using namespace spawn_helpers;
-

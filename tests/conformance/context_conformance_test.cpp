@@ -71,9 +71,10 @@
 //   TestStartMethod.test_set_get: type(ctx).__name__, ctx.Process.__name__
 //                                             Python class names; mpx has one Process type.
 //   TestStartMethod.test_context_check_module_types, test_preload_resources
-//                                             forkserver not implemented yet (set_forkserver_preload).
+//                                             forkserver does not exist in mpx yet (issue 6 is open)
+//                                             (set_forkserver_preload).
 //   _TestProcess.test_forkserver_sigint, test_forkserver_sigkill, test_forkserver_auth_is_enabled,
-//   test_forkserver_without_auth_fails        forkserver not implemented yet.
+//   test_forkserver_without_auth_fails        forkserver does not exist in mpx yet (issue 6 is open).
 //   _TestProcess.test_set_executable          spawn runs the program's own binary (/proc/self/exe):
 //                                             mpx has no set_executable (there is no interpreter).
 //   _TestProcess.test_interrupt               no Process.interrupt() and no KeyboardInterrupt (see
@@ -137,7 +138,7 @@ TEST(TestStartMethod, Context) {
     try {
       ctx = mpx::get_context(method);
     } catch (const mpx::ValueError&) {
-      continue;  // forkserver: not implemented yet
+      continue;  // forkserver does not exist in mpx yet
     }
     EXPECT_EQ(ctx->get_start_method(), method);
     // check_context(ctx): a child of ctx runs and reports a start method.
@@ -158,7 +159,7 @@ TEST(TestStartMethod, SetGet) {
     try {
       mpx::set_start_method(method, true);
     } catch (const mpx::ValueError&) {
-      continue;  // forkserver: not implemented yet
+      continue;  // forkserver does not exist in mpx yet
     }
     EXPECT_EQ(mpx::get_start_method(), method);
     auto ctx = mpx::get_context();
@@ -208,7 +209,7 @@ TEST(TestStartMethod, GetAllStartMethods) {
   ASSERT_FALSE(methods.empty());
   EXPECT_EQ(methods[0], "fork");
   EXPECT_EQ(methods[0], mpx::get_start_method());
-  // forkserver is not implemented yet: not listed, and no context for it.
+  // forkserver does not exist in mpx yet: not listed, and no context for it.
   EXPECT_FALSE(has("forkserver"));
   EXPECT_THROW(mpx::get_context("forkserver"), mpx::ValueError);
 }

@@ -21,6 +21,8 @@
 #include "mpx/process.hpp"
 #include "mpx/threading.hpp"
 
+#include "support/thread_support.hpp"
+
 namespace mpx::test {
 
 #if defined(__SANITIZE_THREAD__)
@@ -28,52 +30,6 @@ inline constexpr bool kUnderTsan = true;  // a fork child of a threaded parent m
 #else
 inline constexpr bool kUnderTsan = false;
 #endif
-
-/// A one-shot event between threads: an atomic word and the futex wait.
-struct Flag {
-  std::atomic<std::uint32_t> word{0};
-  void set() {
-    word.store(1, std::memory_order_release);
-    detail::futex_wake(word);
-  }
-  bool is_set() const { return word.load(std::memory_order_acquire) != 0; }
-  /// Waits at most `timeout` (20 s: a test never hangs); returns whether it was set.
-  bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
-    return detail::wait_until(
-        word, [](std::uint32_t v) { return v != 0; }, detail::Deadline::after(timeout));
-  }
-};
-
-inline int temp_fd() {
-  char path[] = "/tmp/mpx-thr-XXXXXX";
-  int fd = ::mkostemp(path, O_CLOEXEC);
-  ::unlink(path);
-  return fd;
-}
-
-inline std::string read_back(int fd) {
-  std::string out;
-  ::lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  return out;
-}
-
-/// What `fn` (and any thread it joins) writes to stderr (fd 2).
-inline std::string capture_stderr(const std::function<void()>& fn) {
-  std::fflush(stderr);
-  int fd = temp_fd();
-  int saved = ::dup(STDERR_FILENO);
-  ::dup2(fd, STDERR_FILENO);
-  fn();
-  std::fflush(stderr);
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  std::string out = read_back(fd);
-  ::close(fd);
-  return out;
-}
 
 struct HelperResult {
   int exitcode;
@@ -111,8 +67,4 @@ inline void require(bool ok, const char* what) {
 }
 
 /// Whether `t` is among `all` (Python's `t in threading.enumerate()`).
-inline bool contains(const std::vector<mpx::threading::Thread>& all, const mpx::threading::Thread& t) {
-  return std::find(all.begin(), all.end(), t) != all.end();
-}
-
 }  // namespace mpx::test
