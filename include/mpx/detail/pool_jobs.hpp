@@ -1,0 +1,312 @@
+// mpx/detail/pool_jobs.hpp — part of mpx/pool.hpp: what a Pool call turns
+// into in the parent while its tasks run. One job per apply_async, map_async
+// or imap; the result thread hands each finished chunk to its job, which
+// stores it, runs the user's callbacks (on that thread, as Python's
+// result-handler thread does), and completes the future core.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mpx/detail/future_core.hpp"
+#include "mpx/detail/pool_calls.hpp"
+#include "mpx/detail/process_pool.hpp"
+#include "mpx/futures.hpp"
+
+namespace mpx {
+
+/// apply_async's callback: called with the result (nothing for void).
+namespace detail {
+template <class R>
+struct CallbackOf {
+  using type = std::function<void(const R&)>;
+};
+template <>
+struct CallbackOf<void> {
+  using type = std::function<void()>;
+};
+}  // namespace detail
+template <class R>
+using Callback = typename detail::CallbackOf<R>::type;
+/// apply_async's error_callback: called with the exception.
+using ErrorCallback = std::function<void(std::exception_ptr)>;
+
+namespace detail {
+
+/// A progress line on stderr for map/imap (`.progress = true`): items done,
+/// rate and ETA, redrawn at most ten times a second — only when stderr is a
+/// terminal. Updated by the result thread only.
+class Progress {
+ public:
+  Progress(bool enabled, std::size_t total);
+  void advance(std::size_t items) noexcept;
+  /// The last line (with a newline), once every item is in or the job failed.
+  void finish() noexcept;
+
+ private:
+  void draw(bool final) noexcept;
+  bool on_ = false;
+  std::size_t total_ = 0;
+  std::size_t done_ = 0;
+  std::int64_t start_ns_ = 0;
+  std::int64_t last_draw_ns_ = 0;
+};
+
+/// Runs a user callback on the result thread: what it throws is reported on
+/// stderr and dropped (Python's result handler would die; mpx keeps serving).
+void run_pool_callback(const char* what, const std::function<void()>& fn) noexcept;
+
+/// apply_async: one call, one future.
+template <class R>
+class ApplyJob final : public PoolJob {
+ public:
+  ApplyJob(futures::Future<R> future, Callback<R> callback, ErrorCallback error_callback)
+      : future_(std::move(future)), callback_(std::move(callback)), error_callback_(std::move(error_callback)) {}
+
+  void chunk_done(std::size_t, std::span<const std::byte> bytes) noexcept override {
+    if constexpr (std::is_void_v<R>) {
+      if (!bytes.empty()) return chunk_failed(0, std::make_exception_ptr(DecodeError("a void result with bytes")));
+      deliver();
+    } else {
+      std::optional<R> value;
+      try {
+        value.emplace(decode_exact<R>(bytes));
+      } catch (...) {
+        return chunk_failed(0, std::current_exception());
+      }
+      deliver(std::move(*value));
+    }
+  }
+  /// The result (threads: ThreadPool calls this directly).
+  template <class... V>
+  void deliver(V&&... value) noexcept {
+    // Python's ApplyResult._set: the callback runs before get() returns.
+    if (callback_) run_pool_callback("callback", [&] { callback_(value...); });
+    try {
+      future_.set_result(std::forward<V>(value)...);
+    } catch (...) {
+      future_.set_exception(std::current_exception());
+    }
+  }
+  void chunk_failed(std::size_t, std::exception_ptr error) noexcept override {
+    if (error_callback_) run_pool_callback("error_callback", [&] { error_callback_(error); });
+    future_.set_exception(error);
+  }
+
+ private:
+  futures::Future<R> future_;
+  Callback<R> callback_;
+  ErrorCallback error_callback_;
+};
+
+/// Where a map's chunks start: chunk i is items [i*size, min((i+1)*size, total)).
+struct Chunking {
+  std::size_t total = 0;
+  std::size_t size = 1;
+  std::size_t count() const noexcept { return size == 0 ? 0 : (total + size - 1) / size; }
+  std::size_t first(std::size_t chunk) const noexcept { return chunk * size; }
+  std::size_t length(std::size_t chunk) const noexcept { return std::min(size, total - first(chunk)); }
+};
+
+/// Decodes a chunk's results; DecodeError unless there are exactly `n`.
+template <class V>
+std::vector<V> decode_chunk(std::span<const std::byte> bytes, std::size_t n) {
+  if constexpr (std::is_same_v<V, std::monostate>) {
+    auto count = decode_exact<std::uint64_t>(bytes);
+    if (count != n) throw DecodeError("a chunk of " + std::to_string(n) + " items returned " + std::to_string(count));
+    return std::vector<V>(n);
+  }
+  auto values = decode_exact<std::vector<V>>(bytes);
+  if (values.size() != n) {
+    throw DecodeError("a chunk of " + std::to_string(n) + " items returned " + std::to_string(values.size()));
+  }
+  return values;
+}
+
+/// map_async / starmap_async (and map, which waits on it): one future for
+/// the whole list, completed by the last chunk or the first failure.
+template <class V>
+class MapJob final : public PoolJob {
+ public:
+  MapJob(futures::Future<std::vector<V>> future, Chunking chunks, Callback<std::vector<V>> callback,
+         ErrorCallback error_callback, bool progress)
+      : future_(std::move(future)),
+        chunks_(chunks),
+        values_(chunks.total),
+        left_(chunks.count()),
+        callback_(std::move(callback)),
+        error_callback_(std::move(error_callback)),
+        progress_(progress, chunks.total) {}
+
+  /// An empty map is done at once.
+  void finish_if_empty() noexcept {
+    if (left_ == 0) complete();
+  }
+
+  void chunk_done(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
+    std::vector<V> part;
+    try {
+      part = decode_chunk<V>(bytes, chunks_.length(chunk));
+    } catch (...) {
+      return chunk_failed(chunk, std::current_exception());
+    }
+    deliver(chunk, std::move(part));
+  }
+  void deliver(std::size_t chunk, std::vector<V>&& part) noexcept {
+    if (failed_) return;
+    std::move(part.begin(), part.end(), values_.begin() + static_cast<std::ptrdiff_t>(chunks_.first(chunk)));
+    progress_.advance(part.size());
+    if (--left_ == 0) complete();
+  }
+  // Python's MapResult._set: the first failure completes the map; the
+  // chunks still out are ignored when they come back.
+  void chunk_failed(std::size_t, std::exception_ptr error) noexcept override {
+    if (failed_ || left_ == 0) return;
+    failed_ = true;
+    progress_.finish();
+    if (error_callback_) run_pool_callback("error_callback", [&] { error_callback_(error); });
+    future_.set_exception(error);
+  }
+
+ private:
+  void complete() noexcept {
+    progress_.finish();
+    if (callback_) run_pool_callback("callback", [&] { callback_(values_); });
+    try {
+      future_.set_result(std::move(values_));
+    } catch (...) {
+      future_.set_exception(std::current_exception());
+    }
+  }
+
+  futures::Future<std::vector<V>> future_;
+  Chunking chunks_;
+  std::vector<V> values_;
+  std::size_t left_;
+  bool failed_ = false;
+  Callback<std::vector<V>> callback_;
+  ErrorCallback error_callback_;
+  Progress progress_;
+};
+
+/// imap / imap_unordered: items handed to the iterating thread as they come.
+template <class V>
+class IMapJob final : public PoolJob {
+ public:
+  using Outcome = std::variant<V, std::exception_ptr>;
+
+  IMapJob(Chunking chunks, bool ordered, bool progress)
+      : chunks_(chunks), ordered_(ordered), slots_(ordered ? chunks.total : 0), progress_(progress, chunks.total) {}
+
+  void chunk_done(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
+    std::vector<V> part;
+    try {
+      part = decode_chunk<V>(bytes, chunks_.length(chunk));
+    } catch (...) {
+      return chunk_failed(chunk, std::current_exception());
+    }
+    deliver(chunk, std::move(part));
+  }
+  void deliver(std::size_t chunk, std::vector<V>&& part) noexcept {
+    {
+      std::lock_guard lock(mu_);
+      std::size_t at = chunks_.first(chunk);
+      for (V& v : part) store(at++, Outcome(std::in_place_index<0>, std::move(v)));
+      arrived_ += part.size();
+    }
+    progress_.advance(part.size());
+    if (arrived_total() == chunks_.total) progress_.finish();
+    ready_.notify_all();
+  }
+  // A failed chunk: Python yields its exception where the chunk's first item
+  // would be; with chunksize > 1 its generator then ends (the exception
+  // escapes `for item in chunk`), so here the iteration ends there too.
+  void chunk_failed(std::size_t chunk, std::exception_ptr error) noexcept override {
+    {
+      std::lock_guard lock(mu_);
+      const std::size_t n = chunks_.length(chunk);
+      store(chunks_.first(chunk), Outcome(std::in_place_index<1>, error));
+      if (chunks_.size > 1) {
+        if (ordered_)
+          end_after_ = std::min(end_after_, chunks_.first(chunk) + 1);
+        else
+          end_after_ = std::min(end_after_, taken_ + unordered_.size());
+      }
+      arrived_ += n;
+    }
+    progress_.advance(chunks_.length(chunk));
+    if (arrived_total() == chunks_.total) progress_.finish();
+    ready_.notify_all();
+  }
+
+  /// The next item, or nullopt at the end; throws the item's exception, or
+  /// TimeoutError if nothing came before `deadline`.
+  std::optional<V> next(Deadline deadline) {
+    std::unique_lock lock(mu_);
+    if (taken_ >= std::min(chunks_.total, end_after_)) return std::nullopt;
+    auto available = [&] {
+      if (ordered_) return slots_[taken_].has_value();
+      return !unordered_.empty();
+    };
+    if (!available()) {
+      if (deadline.is_never()) {
+        ready_.wait(lock, available);
+      } else if (!ready_.wait_for(lock, deadline.remaining(), available)) {
+        throw TimeoutError("");
+      }
+    }
+    Outcome out = take();
+    ++taken_;
+    if (out.index() == 1) std::rethrow_exception(std::get<1>(out));
+    return std::optional<V>(std::move(std::get<0>(out)));
+  }
+
+ private:
+  void store(std::size_t at, Outcome&& o) {
+    if (ordered_) {
+      slots_[at].emplace(std::move(o));
+    } else {
+      unordered_.push_back(std::move(o));
+    }
+  }
+  Outcome take() {
+    if (ordered_) {
+      Outcome o = std::move(*slots_[taken_]);
+      slots_[taken_].reset();
+      return o;
+    }
+    Outcome o = std::move(unordered_.front());
+    unordered_.pop_front();
+    return o;
+  }
+  std::size_t arrived_total() {
+    std::lock_guard lock(mu_);
+    return arrived_;
+  }
+
+  Chunking chunks_;
+  bool ordered_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::vector<std::optional<Outcome>> slots_;  // ordered
+  std::deque<Outcome> unordered_;
+  std::size_t arrived_ = 0;
+  std::size_t taken_ = 0;
+  std::size_t end_after_ = static_cast<std::size_t>(-1);
+  Progress progress_;
+};
+
+}  // namespace detail
+}  // namespace mpx

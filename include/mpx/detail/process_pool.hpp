@@ -1,0 +1,231 @@
+// mpx/detail/process_pool.hpp — the engine under mpx::Pool and
+// futures::ProcessPoolExecutor: worker processes fed through shared-memory
+// rings, a result thread, and a supervisor that turns a dead worker into a
+// failed task instead of a hang.
+//
+//   parent                                                 worker processes
+//   ──────                                                 ────────────────
+//   submit ─► pending (parent memory, cancellable)
+//      └─ feed ─► task ring (MessageRing) ───────────────► get; claim: slot[w] = id
+//                                                          run; put result; slot[w] = 0
+//   result thread ◄────────────── result ring ◄────────────┘
+//      completes jobs (callbacks run here), feeds more tasks
+//   supervisor thread: poll(worker sentinels) ─ a death ─► put WorkerDied into
+//      the result ring, start a replacement
+//
+// Who writes which shared word:
+//   - slot[w].task: worker w, while it holds the task ring's consumer lock
+//     (inside get()'s sink, before the record is consumed), and 0 once its
+//     result is put. slot[w].deadline: worker w, with the task.
+//   - last_taken: the highest task id claimed (CAS-max by workers under the
+//     consumer lock, and by the supervisor for a dead worker's task).
+//
+// What kill -9 of a worker costs: only its task. Task ids rise in ring order
+// (the parent puts under one mutex), so a message the next consumer sees
+// again after a death (its record was claimed but not yet consumed) has an
+// id ≤ last_taken or sits in some worker's slot, and is skipped: a task is
+// never run twice and never lost. The supervisor learns of the death from the
+// worker's pidfd, after every complete result the worker put, so the
+// WorkerDied message it puts lands behind them in the ring: the result
+// thread knows, when it reads it, whether the slot's task had finished.
+//
+// Per-task timeouts: the worker arms a POSIX timer that delivers SIGKILL at
+// the task's deadline (two syscalls per timed task, none otherwise); the
+// supervisor sees a death past the slot's deadline and reports TimeoutError.
+// A task that blocks every signal cannot stop SIGKILL.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "mpx/detail/fd.hpp"
+#include "mpx/detail/message_ring.hpp"
+#include "mpx/detail/shipping.hpp"
+#include "mpx/detail/transfer.hpp"
+#include "mpx/process.hpp"
+
+namespace mpx::detail {
+
+/// One submission: a single call (apply_async, submit) or a map's chunks.
+/// Its methods run on the result thread (or, for a pool that is
+/// terminated, on the terminating thread) and must not throw.
+class PoolJob {
+ public:
+  virtual ~PoolJob() = default;
+  /// Chunk `index` returned; `bytes` hold its encoded result (valid during the call).
+  virtual void chunk_done(std::size_t index, std::span<const std::byte> bytes) noexcept = 0;
+  /// Chunk `index` raised, its worker died, or the pool ended first.
+  virtual void chunk_failed(std::size_t index, std::exception_ptr error) noexcept = 0;
+  /// The chunk is about to leave for a worker: false drops it (a cancelled
+  /// future of ProcessPoolExecutor, which Python notifies at this point).
+  virtual bool chunk_starting(std::size_t) noexcept { return true; }
+};
+
+/// A task's wire header, first in every task message (the args follow).
+struct TaskHeader {
+  std::uint64_t id = 0;         // assigned when the task is put
+  std::int64_t timeout_ns = 0;  // 0: none
+};
+
+/// The worker side's function type: runs `function` on the encoded `args`
+/// and appends the encoded result to `out`. Instantiated per call signature
+/// (pool.hpp), found again in the worker by its code offset.
+using PoolTrampoline = void (*)(const void* function, std::span<const std::byte> args, std::vector<std::byte>& out);
+
+/// Encodes a task: header, the two code identities, then the args from `encode_args`.
+template <class EncodeArgs>
+std::vector<std::byte> make_task_message(const CodeRef& trampoline, const CodeRef& function,
+                                         std::chrono::nanoseconds timeout, EncodeArgs&& encode_args) {
+  std::vector<std::byte> out(sizeof(TaskHeader));
+  TaskHeader h;
+  h.timeout_ns = timeout.count() > 0 ? timeout.count() : 0;
+  std::memcpy(out.data(), &h, sizeof h);
+  SpanOut ar(out);
+  ar(trampoline, function);
+  encode_args(ar);
+  return out;
+}
+
+/// The code identity of `code`, cached per thread for the last few pointers
+/// (a map() ships the same function thousands of times).
+const CodeRef& cached_code_ref(const void* code);
+
+struct ProcessPoolConfig {
+  int processes = 1;
+  std::string start_method;                // "": the default start method
+  std::optional<ShippedCall> initializer;  // run first in every worker
+  long maxtasksperchild = 0;               // 0: a worker lives as long as the pool
+  std::size_t max_in_flight = 1 << 16;     // tasks in the ring or running; more wait in the parent
+  bool replace_dead_workers = true;        // false: a death breaks the pool (BrokenProcessPool)
+  std::string broken_message;              // what a broken pool's tasks fail with
+  std::size_t ring_bytes = 4u << 20;
+};
+
+/// What a worker process is started with (travels under spawn and forkserver).
+struct PoolWorkerArgs {
+  MessageRing tasks{RingOptions{.ring_bytes = 4096}};
+  MessageRing results{RingOptions{.ring_bytes = 4096}};
+  std::shared_ptr<SharedBlock> control;
+  std::uint32_t index = 0;
+  std::uint32_t slots = 0;
+  std::optional<ShippedCall> initializer;
+  std::int64_t maxtasks = 0;
+
+  template <class Archive>
+  void save(Archive& ar) const {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Pool worker");
+    tasks.save(ar);
+    results.save(ar);
+    ar(t->send_block(control), index, slots, initializer, maxtasks);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    Transfer* t = Transfer::current();
+    if (!t || t->side() != Transfer::Side::Child) throw_not_inheritable("Pool worker");
+    tasks.load(ar);
+    results.load(ar);
+    std::uint64_t offset = 0;
+    ar(offset, index, slots, initializer, maxtasks);
+    control = t->receive_block(offset);
+  }
+};
+
+/// The worker process's main loop.
+void pool_worker_main(PoolWorkerArgs args);
+
+class ProcessPoolCore {
+ public:
+  /// Starts the workers and the two threads.
+  /// Throws: ValueError if processes < 1; what starting a worker throws.
+  explicit ProcessPoolCore(ProcessPoolConfig config);
+  /// terminate(), then joins the threads.
+  ~ProcessPoolCore();
+  ProcessPoolCore(const ProcessPoolCore&) = delete;
+  ProcessPoolCore& operator=(const ProcessPoolCore&) = delete;
+
+  /// Queues chunk `index` of `job`. `message` comes from make_task_message.
+  /// Throws: ValueError("Pool not running") after close()/terminate();
+  ///   the broken message (BrokenProcessPool) once broken.
+  void submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message);
+
+  /// No more submits; the workers exit once the queued tasks are done.
+  void close();
+  /// Stops the workers now (SIGTERM, then SIGKILL): queued and running
+  /// tasks fail with `why` (default: ProcessError("the pool was terminated")).
+  void terminate(std::exception_ptr why = nullptr);
+  /// After close() or terminate(): waits for the workers and the threads.
+  bool join(Deadline deadline);
+
+  bool closed() const;
+  /// Python's _broken / BrokenProcessPool: the reason, or "" if not broken.
+  std::string broken() const;
+  /// Live worker processes (for tests: pids, kill -9).
+  std::vector<Process> workers() const;
+  int processes() const noexcept { return config_.processes; }
+  /// Tasks queued or running.
+  std::size_t outstanding() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<PoolJob> job;
+    std::size_t index;
+  };
+  struct Worker {
+    Process process;
+    bool alive = false;
+  };
+
+  void start_worker(std::uint32_t index);  // supervisor thread only: PR_SET_PDEATHSIG follows it
+  void feed_locked(std::unique_lock<std::mutex>& lock);
+  bool put_locked(std::uint64_t id, std::vector<std::byte>& message);
+  void result_loop();
+  void supervisor_loop();
+  void handle_result(std::span<const std::byte> message);
+  void handle_death(std::uint32_t index, std::optional<int> exitcode);
+  void fail_everything(const std::exception_ptr& why);
+  void wake_supervisor() noexcept;
+  std::exception_ptr broken_error() const;
+
+  ProcessPoolConfig config_;
+  PoolWorkerArgs args_;  // what each worker gets (its index filled in)
+
+  mutable std::mutex mu_;                           // guards everything below
+  std::unordered_map<std::uint64_t, Entry> table_;  // sent, not yet completed
+  struct Pending {
+    std::shared_ptr<PoolJob> job;
+    std::size_t index;
+    std::vector<std::byte> message;
+  };
+  std::deque<Pending> pending_;  // not yet sent
+  std::uint64_t next_id_ = 1;
+  std::size_t in_flight_ = 0;
+  enum class State { Running, Closed, Terminated } state_ = State::Running;
+  std::string broken_;
+  std::vector<Worker> workers_;
+  std::condition_variable workers_changed_;
+
+  Fd wake_;  // eventfd: wakes the supervisor
+  std::exception_ptr terminated_why_;
+  std::exception_ptr start_error_;  // the constructor's: starting the first workers failed
+  bool started_ = false;
+  bool finished_ = false;  // the result thread has ended
+  std::thread supervisor_;
+  std::thread result_thread_;
+  bool threads_joined_ = false;
+};
+
+}  // namespace mpx::detail

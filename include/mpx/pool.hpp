@@ -1,0 +1,410 @@
+// mpx/pool.hpp — multiprocessing.Pool: a pool of worker processes that
+// survives its workers' crashes and hangs.
+//
+//   int square(int x) { return x * x; }
+//
+//   mpx::Pool pool(4);                                        // Pool(processes=4)
+//   std::vector<int> sq = pool.map(square, std::vector{1, 2, 3});   // [1, 4, 9]
+//   mpx::AsyncResult<int> r = pool.apply_async(square, 7);
+//   int v = r.get(2s);                                        // TimeoutError after 2 s
+//   pool.apply_async({.callback = [](const int& v) { std::printf("%d\n", v); },  // on the result thread
+//                     .timeout = 5s},                         // beyond Python: per-task timeout
+//                    square, 8);
+//   for (int x : pool.imap(square, std::vector{4, 5})) ...    // results as they come, in order
+//   pool.close();                                             // no more tasks
+//   pool.join();                                              // the workers finish what was queued
+//                                                             // ~Pool(): terminate(), as Python's `with`
+//
+// Tasks travel to the workers (detail/shipping.hpp): a function, static
+// member function or captureless lambda with Encodable arguments and
+// result — under every start method, fork included, since the workers are
+// started before the tasks exist. Anything else does not compile.
+//
+// Beyond Python (whose Pool hangs forever when a worker dies):
+//   - a worker killed by a signal, or exiting, while it runs a task fails
+//     only that task, with WorkerLost naming the signal; the worker is
+//     replaced and every other task goes on;
+//   - a task (a chunk, for map) given a timeout — per call or pool-wide —
+//     that overruns has its worker killed and replaced, and fails with
+//     TimeoutError;
+//   - an initializer that throws breaks the pool: queued and later tasks fail
+//     with BrokenProcessPool (Python restarts such workers for ever);
+//   - terminate() fails what was queued or running (Python leaves get() hanging).
+// An exception thrown by a task arrives as the same std:: or mpx:: type, or
+// as RemoteError naming the original type and message.
+//
+// Who runs callbacks: one result thread of the parent, for every task of the
+// pool, before get() on that result returns (Python's _handle_results). A
+// callback should be quick: the next results wait behind it. What it throws
+// is reported on stderr and dropped.
+//
+// Worker engine: detail/process_pool.hpp (rings, result thread, supervisor).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mpx/context.hpp"
+#include "mpx/detail/pool_jobs.hpp"
+#include "mpx/detail/process_pool.hpp"
+#include "mpx/futures.hpp"
+
+namespace mpx {
+
+/// A Pool's initializer=, initargs=: a function that can travel, with its
+/// arguments: `.initializer = init` or `.initializer = {init, 42, "x"}`.
+class Initializer {
+ public:
+  Initializer() = default;
+  template <class F, class... A>
+  requires detail::Shippable<F, A...> Initializer(F f, A... args) : call_(detail::ship(f, args...)) {}
+  const std::optional<detail::ShippedCall>& call() const noexcept { return call_; }
+
+ private:
+  std::optional<detail::ShippedCall> call_;
+};
+
+/// Python's keyword arguments of Pool().
+struct PoolOptions {
+  /// Python: processes=None → os.cpu_count().
+  std::optional<int> processes{};
+  /// Python: initializer=, initargs= — run first in every worker.
+  Initializer initializer{};
+  /// Python: maxtasksperchild=None — a worker is replaced after this many tasks.
+  std::optional<long> maxtasksperchild{};
+  /// Python: context=None — the start method of the workers.
+  std::optional<Context> context{};
+  /// Beyond Python: every task's default timeout (a call, or a chunk of a map).
+  std::chrono::nanoseconds timeout = forever;
+};
+
+/// apply_async's keyword arguments, typed by the call's result R.
+template <class R>
+struct ApplyOptions {
+  Callback<R> callback{};
+  ErrorCallback error_callback{};
+  /// Beyond Python: this call's timeout (unset: the pool's default).
+  std::optional<std::chrono::nanoseconds> timeout{};
+};
+
+/// map/imap/starmap's keyword arguments; R is the result of one item.
+template <class R>
+struct MapOptions {
+  /// Python: chunksize=None — map: len / (4 × processes), rounded up; imap: 1.
+  std::optional<long> chunksize{};
+  /// Beyond Python: each chunk's timeout (unset: the pool's default).
+  std::optional<std::chrono::nanoseconds> timeout{};
+  /// Beyond Python: a progress line on stderr when it is a terminal.
+  bool progress = false;
+  /// map_async / starmap_async only: called with the whole list.
+  Callback<std::vector<detail::ValueOf<R>>> callback{};
+  ErrorCallback error_callback{};
+};
+
+/// Python: multiprocessing.pool.AsyncResult (ApplyResult, MapResult): a
+/// handle on a pool call's future core; copies share it.
+template <class T>
+class AsyncResult {
+ public:
+  using value_type = T;
+  explicit AsyncResult(futures::Future<T> f) : f_(std::move(f)) {}
+  using result_type = typename futures::Future<T>::result_type;
+
+  /// Python: get(timeout=None). Throws what the task threw; TimeoutError.
+  result_type get() const { return f_.result(); }
+  template <class Rep, class Period>
+  result_type get(std::chrono::duration<Rep, Period> timeout) const {
+    return f_.result(timeout);
+  }
+  /// Python: wait(timeout=None). Returns ready() (Python returns None).
+  bool wait() const { return f_.core()->wait_done(detail::Deadline::never()); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) const {
+    return f_.core()->wait_done(detail::Deadline::after(timeout));
+  }
+  /// Python: ready().
+  bool ready() const noexcept { return f_.done(); }
+  /// Python: successful(). Throws: ValueError if not ready.
+  bool successful() const {
+    if (!ready()) throw ValueError("AsyncResult is not ready");
+    return !f_.core()->stored_exception();
+  }
+  /// The same state as a concurrent.futures Future (for wait/as_completed).
+  const futures::Future<T>& future() const noexcept { return f_; }
+
+ private:
+  futures::Future<T> f_;
+};
+
+/// Python: the iterator imap()/imap_unordered() return: next(timeout), or
+/// a range of input iterators (each result moved out once).
+template <class V>
+class IMapIterator {
+ public:
+  explicit IMapIterator(std::shared_ptr<detail::IMapJob<V>> job) : job_(std::move(job)) {}
+
+  /// The next result, or nullopt at the end (Python's StopIteration).
+  /// Throws: the task's exception (the iteration goes on after it, as in
+  /// Python); TimeoutError if none came within `timeout` (Python's next(timeout)).
+  std::optional<V> next() { return job_->next(detail::Deadline::never()); }
+  template <class Rep, class Period>
+  std::optional<V> next(std::chrono::duration<Rep, Period> timeout) {
+    return job_->next(detail::Deadline::after(timeout));
+  }
+
+  class iterator {
+   public:
+    using value_type = V;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(IMapIterator* it) : it_(it) { ++*this; }
+    V&& operator*() const { return std::move(*cur_); }
+    iterator& operator++() {
+      cur_.reset();
+      cur_ = it_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.cur_; }
+
+   private:
+    IMapIterator* it_ = nullptr;
+    mutable std::optional<V> cur_;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  std::shared_ptr<detail::IMapJob<V>> job_;
+};
+
+namespace detail {
+template <class F, class... A>
+using apply_result_t = std::invoke_result_t<FunctionPointer<F>, std::decay_t<A>&...>;
+
+/// What f returns for one item of `Range` (f(*item) when Star).
+template <class F, class Range, bool Star>
+using pool_item_result = item_result_t<FunctionPointer<F>, std::ranges::range_value_t<Range>, Star>;
+}  // namespace detail
+
+class Pool {
+ public:
+  /// Python: Pool() — os.cpu_count() workers.
+  Pool() : Pool(PoolOptions{}) {}
+  /// Python: Pool(processes). Throws: ValueError if processes < 1.
+  explicit Pool(int processes) : Pool(PoolOptions{.processes = processes}) {}
+  /// Starts the workers (from the pool's supervisor thread, so
+  /// PR_SET_PDEATHSIG follows the pool, not the creating thread).
+  /// Throws: ValueError("Number of processes must be at least 1"),
+  ///   ValueError("maxtasksperchild must be a positive int or None"), OSError.
+  explicit Pool(PoolOptions options);
+  /// Python's `with` exit: terminate(), then join.
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// Python: apply(func, args) — apply_async(...).get().
+  template <class F, class... A>
+  auto apply(F&& f, A&&... args) {
+    auto r = apply_async(std::forward<F>(f), std::forward<A>(args)...);
+    using R = typename decltype(r)::value_type;
+    if constexpr (std::is_void_v<R>) {
+      r.get();
+    } else {
+      return R(std::move(const_cast<R&>(r.get())));
+    }
+  }
+
+  /// Python: apply_async(func, args, callback=None, error_callback=None).
+  /// Throws: ValueError("Pool not running") after close()/terminate();
+  ///   BrokenProcessPool once broken (see the file comment).
+  template <class F, class... A>
+  auto apply_async(F&& f, A&&... args) {
+    static_assert(detail::Shippable<F, A...>,
+                  "mpx::Pool: a task must travel to a worker process: a function, a static member function or a "
+                  "lambda without captures, with Encodable arguments (mpx/pool.hpp)");
+    return apply_async(ApplyOptions<detail::apply_result_t<F, A...>>{}, std::forward<F>(f), std::forward<A>(args)...);
+  }
+  template <class F, class... A>
+  requires detail::Shippable<F, A...> AsyncResult<detail::apply_result_t<F, A...>> apply_async(
+      std::type_identity_t<ApplyOptions<detail::apply_result_t<F, A...>>> options, F&& f, A&&... args) {
+    using R = detail::apply_result_t<F, A...>;
+    futures::Future<R> future;
+    auto job =
+        std::make_shared<detail::ApplyJob<R>>(future, std::move(options.callback), std::move(options.error_callback));
+    core_->submit(job, 0, detail::make_apply_message(f, timeout_of(options.timeout), args...));
+    return AsyncResult<R>(std::move(future));
+  }
+
+  /// Python: map(func, iterable, chunksize=None) — the results in order.
+  /// Throws: the first failed chunk's exception (WorkerLost, TimeoutError...).
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items) {
+    return submit_map<false>({}, f, std::forward<Range>(items)).get_moved();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, false>>> options, F&& f, Range&& items) {
+    return submit_map<false>(std::move(options), f, std::forward<Range>(items)).get_moved();
+  }
+  /// Python: map_async(func, iterable, chunksize=None, callback=None, error_callback=None).
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F&& f, Range&& items) {
+    return submit_map<false>({}, f, std::forward<Range>(items)).result();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map_async(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, false>>> options, F&& f,
+                 Range&& items) {
+    return submit_map<false>(std::move(options), f, std::forward<Range>(items)).result();
+  }
+  /// Python: starmap(func, iterable) — func(*item) for tuple-like items.
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items) {
+    return submit_map<true>({}, f, std::forward<Range>(items)).get_moved();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, true>>> options, F&& f,
+               Range&& items) {
+    return submit_map<true>(std::move(options), f, std::forward<Range>(items)).get_moved();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F&& f, Range&& items) {
+    return submit_map<true>({}, f, std::forward<Range>(items)).result();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, true>>> options, F&& f,
+                     Range&& items) {
+    return submit_map<true>(std::move(options), f, std::forward<Range>(items)).result();
+  }
+
+  /// Python: imap(func, iterable, chunksize=1) — results in order as they come.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F&& f, Range&& items) {
+    return submit_imap(MapOptions<detail::pool_item_result<F, Range, false>>{}, f, std::forward<Range>(items), true);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto imap(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, false>>> options, F&& f, Range&& items) {
+    return submit_imap(std::move(options), f, std::forward<Range>(items), true);
+  }
+  /// Python: imap_unordered(func, iterable, chunksize=1) — in completion order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F&& f, Range&& items) {
+    return submit_imap(MapOptions<detail::pool_item_result<F, Range, false>>{}, f, std::forward<Range>(items), false);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, false>>> options, F&& f,
+                      Range&& items) {
+    return submit_imap(std::move(options), f, std::forward<Range>(items), false);
+  }
+
+  /// Python: close() — no more tasks; the workers exit when the queued ones are done.
+  void close();
+  /// Python: terminate() — stops the workers now; queued and running tasks
+  /// fail with ProcessError("the pool was terminated").
+  void terminate();
+  /// Python: join() — waits for the workers to exit.
+  /// Throws: ValueError("Pool is still running") before close()/terminate().
+  void join();
+
+  /// Python's _processes.
+  int processes() const noexcept { return core_->processes(); }
+  /// The live worker processes (Python's _pool), e.g. to watch or kill one.
+  std::vector<Process> workers() const { return core_->workers(); }
+
+ private:
+  template <class V>
+  struct Submitted {
+    futures::Future<std::vector<V>> future;
+    AsyncResult<std::vector<V>> result() { return AsyncResult<std::vector<V>>(std::move(future)); }
+    std::vector<V> get_moved() {
+      future.result();
+      return std::move(const_cast<std::vector<V>&>(future.result()));
+    }
+  };
+
+  std::chrono::nanoseconds timeout_of(const std::optional<std::chrono::nanoseconds>& t) const noexcept {
+    auto v = t ? *t : default_timeout_;
+    return v == forever ? std::chrono::nanoseconds(0) : v;
+  }
+
+  template <class Range>
+  static auto materialize(Range&& items) {
+    using Item = std::ranges::range_value_t<Range>;
+    std::vector<Item> out;
+    if constexpr (std::ranges::sized_range<Range>) out.reserve(std::ranges::size(items));
+    for (auto&& x : items) out.push_back(x);
+    return out;
+  }
+
+  template <bool Star, class F, class Item>
+  static constexpr bool item_travels() {
+    using Fn = detail::FunctionPointer<F>;
+    static_assert(Encodable<Item>, "mpx::Pool: the items of a map must be Encodable");
+    static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
+                  "mpx::Pool: a task must travel to a worker process: a function, a static member function or a "
+                  "lambda without captures (mpx/pool.hpp)");
+    static_assert(Encodable<detail::ValueOf<detail::item_result_t<Fn, Item, Star>>>,
+                  "mpx::Pool: the function's result must be Encodable");
+    return true;
+  }
+
+  /// Sends every chunk of items; returns the items and chunking.
+  template <bool Star, class F, class Items, class Job>
+  void send_chunks(F& f, const Items& items, const detail::Chunking& chunks, std::chrono::nanoseconds timeout,
+                   const std::shared_ptr<Job>& job) {
+    using Item = typename Items::value_type;
+    for (std::size_t c = 0; c < chunks.count(); ++c) {
+      auto first = items.begin() + static_cast<std::ptrdiff_t>(chunks.first(c));
+      auto last = first + static_cast<std::ptrdiff_t>(chunks.length(c));
+      core_->submit(job, c, detail::make_chunk_message<Star, Item>(f, timeout, first, last));
+    }
+  }
+
+  template <bool Star, class F, class Range>
+  auto submit_map(MapOptions<detail::pool_item_result<F, Range, Star>> options, F& f, Range&& range) {
+    using Item = std::ranges::range_value_t<Range>;
+    static_assert(item_travels<Star, F, Item>());
+    using V = detail::ValueOf<detail::pool_item_result<F, Range, Star>>;
+    auto items = materialize(std::forward<Range>(range));
+    detail::Chunking chunks{items.size(), default_chunksize(options.chunksize, items.size())};
+    futures::Future<std::vector<V>> future;
+    auto job = std::make_shared<detail::MapJob<V>>(future, chunks, std::move(options.callback),
+                                                   std::move(options.error_callback), options.progress);
+    job->finish_if_empty();
+    send_chunks<Star>(f, items, chunks, timeout_of(options.timeout), job);
+    return Submitted<V>{std::move(future)};
+  }
+
+  template <class F, class Range>
+  auto submit_imap(MapOptions<detail::pool_item_result<F, Range, false>> options, F& f, Range&& range, bool ordered) {
+    using Item = std::ranges::range_value_t<Range>;
+    static_assert(item_travels<false, F, Item>());
+    using V = detail::ValueOf<detail::pool_item_result<F, Range, false>>;
+    auto items = materialize(std::forward<Range>(range));
+    detail::Chunking chunks{items.size(), checked_chunksize(options.chunksize.value_or(1))};
+    auto job = std::make_shared<detail::IMapJob<V>>(chunks, ordered, options.progress);
+    send_chunks<false>(f, items, chunks, timeout_of(options.timeout), job);
+    return IMapIterator<V>(std::move(job));
+  }
+
+  /// Python's map default: len / (4 × processes), rounded up.
+  std::size_t default_chunksize(const std::optional<long>& asked, std::size_t n) const {
+    if (asked) return checked_chunksize(*asked);
+    const std::size_t per = 4 * static_cast<std::size_t>(processes());
+    return std::max<std::size_t>(1, n / per + (n % per != 0));
+  }
+  /// Throws: ValueError("Chunksize must be 1+, not N").
+  static std::size_t checked_chunksize(long size);
+
+  std::unique_ptr<detail::ProcessPoolCore> core_;
+  std::chrono::nanoseconds default_timeout_ = forever;
+};
+
+}  // namespace mpx

@@ -1,0 +1,56 @@
+// src/pool/pool_control.hpp — the shared words of a process pool (the
+// diagram in detail/process_pool.hpp), and the result ring's message header.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "mpx/detail/deadline.hpp"
+#include "mpx/detail/shared_object.hpp"
+
+namespace mpx::detail::pool {
+
+// One cache line per worker: worker w writes only its own.
+struct alignas(64) Slot {
+  std::atomic<std::uint64_t> task;        // the task id it claimed, 0 when idle
+  std::atomic<std::int64_t> deadline_ns;  // steady_clock ns; 0: no timeout
+};
+
+struct alignas(64) ControlHeader {
+  std::atomic<std::uint64_t> last_taken;  // highest task id claimed
+};
+
+inline std::size_t control_bytes(std::uint32_t slots) { return sizeof(ControlHeader) + slots * sizeof(Slot); }
+
+inline ControlHeader& header(const std::shared_ptr<SharedBlock>& b) { return *static_cast<ControlHeader*>(b->data()); }
+inline Slot& slot(const std::shared_ptr<SharedBlock>& b, std::uint32_t i) {
+  return reinterpret_cast<Slot*>(static_cast<std::byte*>(b->data()) + sizeof(ControlHeader))[i];
+}
+
+inline void raise_to(std::atomic<std::uint64_t>& word, std::uint64_t value) noexcept {
+  std::uint64_t seen = word.load(std::memory_order_seq_cst);
+  while (seen < value && !word.compare_exchange_weak(seen, value, std::memory_order_seq_cst)) {
+  }
+}
+
+inline std::int64_t steady_ns() noexcept { return Deadline::now_ns(); }
+
+// The result ring's messages: this header, then the payload.
+enum Kind : std::uint32_t {
+  kReturned = 1,    // payload: the encoded result
+  kRaised = 2,      // payload: RemoteException
+  kDied = 3,        // from the supervisor; no payload
+  kInitFailed = 4,  // payload: RemoteException
+  kStop = 5,        // from the supervisor: every worker has ended
+};
+
+struct ResultHeader {
+  std::uint32_t kind = 0;
+  std::uint32_t worker = 0;
+  std::uint64_t id = 0;
+  std::int32_t exitcode = 0;
+  std::uint32_t timed_out = 0;
+};
+
+}  // namespace mpx::detail::pool

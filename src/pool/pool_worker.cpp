@@ -1,0 +1,177 @@
+// The worker process of a process pool (detail/process_pool.hpp): claim a
+// task, run it under its deadline, put the result.
+#include <signal.h>
+#include <time.h>
+
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "mpx/detail/process_pool.hpp"
+#include "mpx/detail/remote_exception.hpp"
+#include "mpx/errors.hpp"
+#include "pool/pool_control.hpp"
+
+namespace mpx::detail {
+
+namespace {
+
+using pool::ResultHeader;
+
+// What the task ring's sink sees; it runs under the ring's consumer lock.
+struct Claim {
+  const PoolWorkerArgs* args;
+  std::vector<std::byte>* message;
+  bool claimed = false;
+};
+
+// Claims the task (see the header's diagram) and copies it out. A message
+// whose id was claimed before — by a worker killed between its claim and the
+// record's consumption — is skipped.
+void claim_task(void* ctx, std::span<const std::byte> bytes) {
+  auto& c = *static_cast<Claim*>(ctx);
+  c.claimed = false;
+  if (bytes.size() < sizeof(TaskHeader)) throw DecodeError("pool task shorter than its header");
+  TaskHeader h;
+  std::memcpy(&h, bytes.data(), sizeof h);
+  const auto& control = c.args->control;
+  auto& header = pool::header(control);
+  if (h.id == 0 || h.id <= header.last_taken.load(std::memory_order_seq_cst)) return;
+  for (std::uint32_t i = 0; i < c.args->slots; ++i) {
+    if (pool::slot(control, i).task.load(std::memory_order_seq_cst) == h.id) return;
+  }
+  auto& mine = pool::slot(control, c.args->index);
+  mine.deadline_ns.store(h.timeout_ns > 0 ? pool::steady_ns() + h.timeout_ns : 0, std::memory_order_relaxed);
+  mine.task.store(h.id, std::memory_order_seq_cst);
+  pool::raise_to(header.last_taken, h.id);
+  c.message->assign(bytes.begin(), bytes.end());
+  c.claimed = true;
+}
+
+// A POSIX timer that SIGKILLs this process: the per-task timeout.
+class KillTimer {
+ public:
+  ~KillTimer() {
+    if (made_) ::timer_delete(timer_);
+  }
+  void arm(std::int64_t ns) {
+    if (!made_) {
+      sigevent ev{};
+      ev.sigev_notify = SIGEV_SIGNAL;
+      ev.sigev_signo = SIGKILL;
+      if (::timer_create(CLOCK_MONOTONIC, &ev, &timer_) != 0) throw_os_error("timer_create");
+      made_ = true;
+    }
+    set(ns);
+  }
+  void disarm() {
+    if (made_) set(0);
+  }
+
+ private:
+  void set(std::int64_t ns) {
+    itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    if (ns > 0 && its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    if (::timer_settime(timer_, 0, &its, nullptr) != 0) throw_os_error("timer_settime");
+  }
+  timer_t timer_{};
+  bool made_ = false;
+};
+
+// Code identities seen before: the same map() ships one function many times.
+class CodeCache {
+ public:
+  const void* find(const CodeRef& ref) {
+    auto key = std::make_pair(ref.object, ref.offset);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(std::move(key), code_address(ref)).first;
+    return it->second;
+  }
+
+ private:
+  std::map<std::pair<std::string, std::uint64_t>, const void*> cache_;
+};
+
+void put_result(MessageRing& results, std::vector<std::byte>& out, const ResultHeader& h) {
+  std::memcpy(out.data(), &h, sizeof h);
+  results.put(out, Deadline::never());
+}
+
+void put_exception(MessageRing& results, std::vector<std::byte>& out, ResultHeader h, const std::exception_ptr& e) {
+  out.resize(sizeof(ResultHeader));
+  SpanOut ar(out);
+  ar(capture_exception(e));
+  put_result(results, out, h);
+}
+
+}  // namespace
+
+void pool_worker_main(PoolWorkerArgs args) {
+  std::vector<std::byte> out(sizeof(ResultHeader));
+  if (args.initializer) {
+    try {
+      run_shipped(*args.initializer);
+    } catch (const SystemExit&) {
+      throw;
+    } catch (...) {
+      ResultHeader h;
+      h.kind = pool::kInitFailed;
+      h.worker = args.index;
+      put_exception(args.results, out, h, std::current_exception());
+      mpx::exit(1);
+    }
+  }
+  std::vector<std::byte> message;
+  Claim claim{&args, &message};
+  CodeCache code;
+  KillTimer timer;
+  auto& mine = pool::slot(args.control, args.index);
+  for (std::int64_t done = 0; args.maxtasks == 0 || done < args.maxtasks;) {
+    try {
+      if (!args.tasks.get(Deadline::never(), claim_task, &claim)) continue;
+    } catch (const Closed&) {
+      break;  // close(): every task is taken
+    } catch (const DecodeError& e) {
+      std::fprintf(stderr, "mpx pool worker: dropped a malformed task: %s\n", e.what());
+      continue;
+    }
+    if (!claim.claimed) continue;
+    TaskHeader th;
+    std::memcpy(&th, message.data(), sizeof th);
+    ResultHeader h;
+    h.worker = args.index;
+    h.id = th.id;
+    out.resize(sizeof(ResultHeader));
+    try {
+      SpanIn ar(message.data() + sizeof th, message.size() - sizeof th);
+      CodeRef trampoline_ref, function_ref;
+      ar(trampoline_ref, function_ref);
+      auto trampoline = reinterpret_cast<PoolTrampoline>(const_cast<void*>(code.find(trampoline_ref)));
+      const void* function = code.find(function_ref);
+      std::span<const std::byte> task_args(message.data() + message.size() - ar.left(), ar.left());
+      if (th.timeout_ns > 0) timer.arm(th.timeout_ns);
+      trampoline(function, task_args, out);
+      if (th.timeout_ns > 0) timer.disarm();
+      h.kind = pool::kReturned;
+      try {
+        put_result(args.results, out, h);
+      } catch (const ValueError&) {  // larger than the ring's message limit
+        h.kind = pool::kRaised;
+        put_exception(args.results, out, h, std::current_exception());
+      }
+    } catch (const SystemExit&) {
+      throw;  // mpx::exit() in a task ends the worker: the pool reports WorkerLost
+    } catch (...) {
+      if (th.timeout_ns > 0) timer.disarm();
+      h.kind = pool::kRaised;
+      put_exception(args.results, out, h, std::current_exception());
+    }
+    mine.deadline_ns.store(0, std::memory_order_relaxed);
+    mine.task.store(0, std::memory_order_seq_cst);
+    ++done;
+  }
+}
+
+}  // namespace mpx::detail

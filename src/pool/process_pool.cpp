@@ -1,0 +1,439 @@
+// The parent side of a process pool: submitting and feeding tasks, the
+// result thread, the supervisor (detail/process_pool.hpp has the diagram).
+#include "mpx/detail/process_pool.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <utility>
+
+#include "mpx/context.hpp"
+#include "mpx/detail/remote_exception.hpp"
+#include "mpx/errors.hpp"
+#include "pool/pool_control.hpp"
+
+namespace mpx::detail {
+
+namespace {
+
+using pool::ResultHeader;
+
+std::string describe_exit(int exitcode) {
+  if (exitcode < 0) {
+    const char* abbrev = ::sigabbrev_np(-exitcode);
+    return "killed by SIG" + std::string(abbrev ? abbrev : "?") + " (exit code " + std::to_string(exitcode) + ")";
+  }
+  return "exited with code " + std::to_string(exitcode);
+}
+
+std::string worker_name(const std::string& method, int n) {
+  std::string prefix = method.empty() ? get_start_method() : method;
+  prefix[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(prefix[0])));
+  if (prefix == "Forkserver") prefix = "ForkServer";
+  return prefix + "PoolWorker-" + std::to_string(n);
+}
+
+}  // namespace
+
+const CodeRef& cached_code_ref(const void* code) {
+  struct Entry {
+    const void* code = nullptr;
+    CodeRef ref;
+  };
+  thread_local std::array<Entry, 8> cache;
+  thread_local unsigned next = 0;
+  for (auto& e : cache) {
+    if (e.code == code) return e.ref;
+  }
+  Entry& e = cache[next++ % cache.size()];
+  e.ref = code_ref(code);
+  e.code = code;
+  return e.ref;
+}
+
+ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(config)) {
+  if (config_.processes < 1) throw ValueError("Number of processes must be at least 1");
+  const auto slots = static_cast<std::uint32_t>(config_.processes);
+  args_.tasks = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
+  args_.results = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
+  args_.control = std::make_shared<SharedBlock>(pool::control_bytes(slots));
+  args_.slots = slots;
+  args_.initializer = config_.initializer;
+  args_.maxtasks = config_.maxtasksperchild;
+  workers_.resize(slots);
+  wake_ = Fd::eventfd(0, true);
+  result_thread_ = std::thread([this] { result_loop(); });
+  supervisor_ = std::thread([this] { supervisor_loop(); });
+  std::unique_lock lock(mu_);
+  workers_changed_.wait(lock, [&] { return started_; });
+  if (start_error_) {
+    lock.unlock();
+    terminate();
+    join(Deadline::never());
+    std::rethrow_exception(start_error_);
+  }
+}
+
+ProcessPoolCore::~ProcessPoolCore() {
+  terminate();
+  join(Deadline::never());
+}
+
+void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message) {
+  std::unique_lock lock(mu_);
+  if (!broken_.empty()) std::rethrow_exception(broken_error());
+  if (state_ != State::Running) throw ValueError("Pool not running");
+  if (message.size() > args_.tasks.max_message_size()) {
+    throw ValueError("a task of " + std::to_string(message.size()) + " bytes is larger than the pool's limit of " +
+                     std::to_string(args_.tasks.max_message_size()));
+  }
+  pending_.push_back({job, index, std::move(message)});
+  feed_locked(lock);
+}
+
+// Moves pending tasks into the ring while there is room and credit. Never
+// blocks: a full ring leaves them pending until a result frees room.
+void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
+  while (!pending_.empty() && in_flight_ < config_.max_in_flight) {
+    Pending& p = pending_.front();
+    if (!p.job->chunk_starting(p.index)) {
+      pending_.pop_front();
+      continue;
+    }
+    const std::uint64_t id = next_id_;
+    if (!put_locked(id, p.message)) break;
+    ++next_id_;
+    table_.emplace(id, Entry{std::move(p.job), p.index});
+    ++in_flight_;
+    pending_.pop_front();
+  }
+  if (state_ == State::Closed && pending_.empty() && !args_.tasks.closed()) args_.tasks.close();
+}
+
+bool ProcessPoolCore::put_locked(std::uint64_t id, std::vector<std::byte>& message) {
+  TaskHeader h;
+  std::memcpy(&h, message.data(), sizeof h);
+  h.id = id;
+  std::memcpy(message.data(), &h, sizeof h);
+  return args_.tasks.put(message, Deadline::now());
+}
+
+void ProcessPoolCore::close() {
+  std::unique_lock lock(mu_);
+  if (state_ != State::Running) return;
+  state_ = State::Closed;
+  feed_locked(lock);
+  wake_supervisor();
+}
+
+void ProcessPoolCore::terminate(std::exception_ptr why) {
+  std::vector<Worker> workers;
+  {
+    std::unique_lock lock(mu_);
+    if (state_ == State::Terminated) return;
+    state_ = State::Terminated;
+    terminated_why_ = why ? why : std::make_exception_ptr(ProcessError("the pool was terminated"));
+    if (!args_.tasks.closed()) args_.tasks.close();
+    workers = workers_;
+  }
+  // SIGKILL, not Python's SIGTERM: a task may catch or block SIGTERM, and
+  // terminate() promises that nothing of the pool runs after join().
+  for (auto& w : workers) {
+    if (w.alive) w.process.kill();
+  }
+  wake_supervisor();
+}
+
+bool ProcessPoolCore::join(Deadline deadline) {
+  {
+    std::unique_lock lock(mu_);
+    auto done = [&] { return finished_; };
+    if (!deadline.is_never()) {
+      if (!workers_changed_.wait_for(lock, deadline.remaining(), done)) return false;
+    } else {
+      workers_changed_.wait(lock, done);
+    }
+    if (threads_joined_) return true;
+    threads_joined_ = true;
+  }
+  supervisor_.join();
+  result_thread_.join();
+  return true;
+}
+
+bool ProcessPoolCore::closed() const {
+  std::lock_guard lock(mu_);
+  return state_ != State::Running;
+}
+
+std::string ProcessPoolCore::broken() const {
+  std::lock_guard lock(mu_);
+  return broken_;
+}
+
+std::exception_ptr ProcessPoolCore::broken_error() const { return std::make_exception_ptr(BrokenProcessPool(broken_)); }
+
+std::vector<Process> ProcessPoolCore::workers() const {
+  std::lock_guard lock(mu_);
+  std::vector<Process> out;
+  for (const auto& w : workers_) {
+    if (w.alive) out.push_back(w.process);
+  }
+  return out;
+}
+
+std::size_t ProcessPoolCore::outstanding() const {
+  std::lock_guard lock(mu_);
+  return table_.size() + pending_.size();
+}
+
+void ProcessPoolCore::wake_supervisor() noexcept {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);  // EAGAIN: already awake
+}
+
+// ---- the supervisor ---------------------------------------------------------
+
+void ProcessPoolCore::start_worker(std::uint32_t index) {
+  static std::atomic<int> counter{0};
+  PoolWorkerArgs args = args_;
+  args.index = index;
+  Context ctx = get_context(config_.start_method);
+  Process p = ctx.Process(ProcessOptions{.name = worker_name(ctx.get_start_method(), ++counter), .daemon = true},
+                          pool_worker_main, std::move(args));
+  p.start();
+  std::lock_guard lock(mu_);
+  workers_[index] = Worker{p, true};
+  if (state_ == State::Terminated) p.kill();  // terminate() ran while it started
+}
+
+void ProcessPoolCore::supervisor_loop() {
+  std::exception_ptr error;
+  try {
+    for (std::uint32_t i = 0; i < args_.slots; ++i) start_worker(i);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    start_error_ = error;
+  }
+  workers_changed_.notify_all();
+  std::vector<pollfd> fds;
+  std::vector<std::uint32_t> who;
+  for (;;) {
+    fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
+    who.clear();
+    {
+      std::lock_guard lock(mu_);
+      for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+        if (!workers_[i].alive) continue;
+        fds.push_back(pollfd{workers_[i].process.sentinel(), POLLIN, 0});
+        who.push_back(i);
+      }
+      if (who.empty() && state_ != State::Running) break;
+    }
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      std::perror("mpx pool supervisor: poll");
+      std::abort();
+    }
+    if (fds[0].revents) {
+      std::uint64_t n;
+      [[maybe_unused]] auto r = ::read(wake_.get(), &n, sizeof n);
+    }
+    for (std::size_t k = 1; k < fds.size(); ++k) {
+      if (!fds[k].revents) continue;
+      Process p = [&] {
+        std::lock_guard lock(mu_);
+        return workers_[who[k - 1]].process;
+      }();
+      p.join();
+      handle_death(who[k - 1], p.exitcode());
+    }
+  }
+  ResultHeader stop;
+  stop.kind = pool::kStop;
+  args_.results.put(std::span(reinterpret_cast<const std::byte*>(&stop), sizeof stop), Deadline::never());
+}
+
+// Runs on the supervisor once `index` has been reaped: every complete result
+// it put is in the ring already, so the kDied message lands behind them.
+void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitcode) {
+  auto& s = pool::slot(args_.control, index);
+  const std::uint64_t task = s.task.load(std::memory_order_seq_cst);
+  const std::int64_t deadline = s.deadline_ns.load(std::memory_order_relaxed);
+  const bool timed_out = task != 0 && deadline != 0 && pool::steady_ns() >= deadline;
+  pool::raise_to(pool::header(args_.control).last_taken, task);
+  s.deadline_ns.store(0, std::memory_order_relaxed);
+  s.task.store(0, std::memory_order_seq_cst);
+
+  ResultHeader died;
+  died.kind = pool::kDied;
+  died.worker = index;
+  died.id = task;
+  died.exitcode = exitcode.value_or(0);
+  died.timed_out = timed_out;
+  args_.results.put(std::span(reinterpret_cast<const std::byte*>(&died), sizeof died), Deadline::never());
+
+  const bool clean_exit = task == 0 && died.exitcode == 0;  // maxtasksperchild, or close()
+  bool replace;
+  {
+    std::lock_guard lock(mu_);
+    workers_[index].alive = false;
+    if (!clean_exit && !config_.replace_dead_workers && broken_.empty()) broken_ = config_.broken_message;
+    const bool work_left = !table_.empty() || !pending_.empty();
+    replace = broken_.empty() && (state_ == State::Running || (state_ == State::Closed && work_left));
+  }
+  if (!replace) return;
+  try {
+    start_worker(index);
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mu_);
+    if (broken_.empty()) broken_ = std::string("a replacement worker could not be started: ") + e.what();
+  }
+}
+
+// ---- the result thread ------------------------------------------------------
+
+void ProcessPoolCore::result_loop() {
+  std::vector<std::byte> message;
+  auto copy = [](void* ctx, std::span<const std::byte> bytes) {
+    static_cast<std::vector<std::byte>*>(ctx)->assign(bytes.begin(), bytes.end());
+  };
+  for (;;) {
+    try {
+      args_.results.get(Deadline::never(), copy, &message);
+    } catch (const DecodeError& e) {
+      std::fprintf(stderr, "mpx pool: dropped a malformed result: %s\n", e.what());
+      continue;
+    }
+    if (message.size() < sizeof(ResultHeader)) {
+      std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
+      continue;
+    }
+    ResultHeader h;
+    std::memcpy(&h, message.data(), sizeof h);
+    if (h.kind == pool::kStop) break;
+    handle_result(message);
+  }
+  std::exception_ptr why;
+  {
+    std::lock_guard lock(mu_);
+    why = terminated_why_    ? terminated_why_
+          : !broken_.empty() ? broken_error()
+                             : std::make_exception_ptr(ProcessError("the pool's workers have ended"));
+  }
+  fail_everything(why);
+  {
+    std::lock_guard lock(mu_);
+    finished_ = true;
+  }
+  workers_changed_.notify_all();
+}
+
+void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
+  ResultHeader h;
+  std::memcpy(&h, message.data(), sizeof h);
+  auto payload = message.subspan(sizeof h);
+  auto take = [&](std::uint64_t id) -> std::optional<Entry> {
+    std::unique_lock lock(mu_);
+    auto it = table_.find(id);
+    if (it == table_.end()) return std::nullopt;
+    Entry e = std::move(it->second);
+    table_.erase(it);
+    --in_flight_;
+    feed_locked(lock);
+    return e;
+  };
+  auto decode_exception = [&]() -> std::exception_ptr {
+    try {
+      return rebuild(decode<RemoteException>(payload));
+    } catch (...) {
+      return std::current_exception();
+    }
+  };
+  switch (h.kind) {
+    case pool::kReturned:
+      if (auto e = take(h.id)) e->job->chunk_done(e->index, payload);
+      break;
+    case pool::kRaised:
+      if (auto e = take(h.id)) e->job->chunk_failed(e->index, decode_exception());
+      break;
+    case pool::kDied: {
+      std::exception_ptr broken;
+      std::exception_ptr terminated;
+      {
+        std::lock_guard lock(mu_);
+        if (!broken_.empty()) broken = broken_error();
+        terminated = terminated_why_;
+      }
+      if (h.id != 0) {
+        if (auto e = take(h.id)) {
+          std::exception_ptr why;
+          if (terminated) {
+            why = terminated;
+          } else if (broken) {
+            why = broken;
+          } else if (h.timed_out) {
+            why = std::make_exception_ptr(TimeoutError("the task overran its timeout; its worker was killed"));
+          } else {
+            why = std::make_exception_ptr(
+                WorkerLost("the worker running this task " + describe_exit(h.exitcode), h.exitcode));
+          }
+          e->job->chunk_failed(e->index, why);
+        }
+      }
+      if (broken && !terminated) {
+        // ProcessPoolExecutor: one abrupt death fails everything (Python's BrokenProcessPool).
+        terminate(broken);
+        fail_everything(broken);
+      }
+      break;
+    }
+    case pool::kInitFailed: {
+      std::exception_ptr cause = decode_exception();
+      std::string what;
+      try {
+        std::rethrow_exception(cause);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+        what = "unknown exception";
+      }
+      std::exception_ptr broken;
+      {
+        std::lock_guard lock(mu_);
+        if (broken_.empty()) broken_ = "A process in the pool failed in its initializer: " + what;
+        broken = broken_error();
+      }
+      terminate(broken);
+      fail_everything(broken);
+      break;
+    }
+    default:
+      std::fprintf(stderr, "mpx pool: dropped a result of unknown kind %u\n", h.kind);
+  }
+}
+
+void ProcessPoolCore::fail_everything(const std::exception_ptr& why) {
+  std::unordered_map<std::uint64_t, Entry> table;
+  std::deque<Pending> pending;
+  {
+    std::lock_guard lock(mu_);
+    table.swap(table_);
+    pending.swap(pending_);
+    in_flight_ = 0;
+  }
+  for (auto& [id, e] : table) e.job->chunk_failed(e.index, why);
+  for (auto& p : pending) {
+    if (p.job->chunk_starting(p.index)) p.job->chunk_failed(p.index, why);
+  }
+}
+
+}  // namespace mpx::detail
