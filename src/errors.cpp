@@ -22,9 +22,21 @@ namespace detail {
   message += std::strerror(err);
   switch (err) {
     case EPIPE:
+    case ESHUTDOWN:
       throw BrokenPipeError(err, message);
     case ECONNRESET:
       throw ConnectionResetError(err, message);
+    case ECONNREFUSED:
+      throw ConnectionRefusedError(err, message);
+    case ECONNABORTED:
+      throw ConnectionAbortedError(err, message);
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINPROGRESS:
+    case EALREADY:
+      throw BlockingIOError(err, message);
     case ENOENT:
       throw FileNotFoundError(err, message);
     case EEXIST:

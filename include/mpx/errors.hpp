@@ -39,13 +39,30 @@ class OSError : public Error {
   int errno_;
 };
 
-/// Python: BrokenPipeError — writing to a pipe or socket whose reader is gone.
-struct BrokenPipeError : OSError {
+/// Python: BlockingIOError (EAGAIN, EWOULDBLOCK, EINPROGRESS, EALREADY) — a
+/// call on a non-blocking socket (timeout 0) that would have to wait.
+struct BlockingIOError : OSError {
   using OSError::OSError;
 };
-/// Python: ConnectionResetError.
-struct ConnectionResetError : OSError {
+/// Python: ConnectionError, base of the four below.
+struct ConnectionError : OSError {
   using OSError::OSError;
+};
+/// Python: BrokenPipeError (EPIPE, ESHUTDOWN) — writing to a pipe or socket whose reader is gone.
+struct BrokenPipeError : ConnectionError {
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionResetError (ECONNRESET).
+struct ConnectionResetError : ConnectionError {
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionRefusedError (ECONNREFUSED) — nobody listens at the address.
+struct ConnectionRefusedError : ConnectionError {
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionAbortedError (ECONNABORTED).
+struct ConnectionAbortedError : ConnectionError {
+  using ConnectionError::ConnectionError;
 };
 /// Python: FileNotFoundError (ENOENT) — e.g. attaching to a SharedMemory name that does not exist.
 struct FileNotFoundError : OSError {
@@ -63,6 +80,11 @@ struct ValueError : Error {
 };
 /// Python: IndexError — a sequence index out of range (ShareableList).
 struct IndexError : Error {
+  using Error::Error;
+};
+/// Python: KeyError — a mapping has no such key (a selector asked about a
+/// file object that is not registered, or registering one twice).
+struct KeyError : Error {
   using Error::Error;
 };
 /// Python: AssertionError — multiprocessing raises it for misuse such as

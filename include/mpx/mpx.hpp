@@ -15,6 +15,8 @@
 #include "mpx/context.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/futures.hpp"
+#include "mpx/net/selectors.hpp"
+#include "mpx/net/socket.hpp"
 #include "mpx/process.hpp"
 #include "mpx/queue.hpp"
 #include "mpx/queues.hpp"
