@@ -43,6 +43,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -59,19 +60,6 @@
 
 namespace mpx {
 
-/// A Pool's initializer=, initargs=: a function that can travel, with its
-/// arguments: `.initializer = init` or `.initializer = {init, 42, "x"}`.
-class Initializer {
- public:
-  Initializer() = default;
-  template <class F, class... A>
-  requires detail::Shippable<F, A...> Initializer(F f, A... args) : call_(detail::ship(f, args...)) {}
-  const std::optional<detail::ShippedCall>& call() const noexcept { return call_; }
-
- private:
-  std::optional<detail::ShippedCall> call_;
-};
-
 /// Python's keyword arguments of Pool().
 struct PoolOptions {
   /// Python: processes=None → os.cpu_count().
@@ -86,12 +74,29 @@ struct PoolOptions {
   std::chrono::nanoseconds timeout = forever;
 };
 
+/// Python's keyword arguments of multiprocessing.pool.ThreadPool().
+struct ThreadPoolOptions {
+  /// Python: processes=None → os.cpu_count() threads.
+  std::optional<int> processes{};
+  /// Python: initializer=, initargs= — any callable (bind the arguments in),
+  /// run first in every worker thread. If it throws, the pool is broken.
+  std::function<void()> initializer{};
+};
+
+}  // namespace mpx
+
+// The backends take the option structs above.
+#include "mpx/detail/pool_backends.hpp"  // NOLINT(misc-header-include-cycle)
+
+namespace mpx {
+
 /// apply_async's keyword arguments, typed by the call's result R.
 template <class R>
 struct ApplyOptions {
   Callback<R> callback{};
   ErrorCallback error_callback{};
   /// Beyond Python: this call's timeout (unset: the pool's default).
+  /// Processes only: a ThreadPool refuses it (a thread cannot be stopped).
   std::optional<std::chrono::nanoseconds> timeout{};
 };
 
@@ -187,29 +192,34 @@ class IMapIterator {
 };
 
 namespace detail {
+/// What f(args...) returns, for a function or any callable.
 template <class F, class... A>
-using apply_result_t = std::invoke_result_t<FunctionPointer<F>, std::decay_t<A>&...>;
-
+using apply_result_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
 /// What f returns for one item of `Range` (f(*item) when Star).
 template <class F, class Range, bool Star>
-using pool_item_result = item_result_t<FunctionPointer<F>, std::ranges::range_value_t<Range>, Star>;
+using pool_item_result = item_result_t<std::decay_t<F>, std::ranges::range_value_t<Range>, Star>;
 }  // namespace detail
 
-class Pool {
+/// Pool and ThreadPool: Python's multiprocessing.pool API over a backend
+/// that runs the calls — worker processes (detail::ProcessBackend, the calls
+/// must travel) or threads (detail::ThreadBackend, any callable).
+template <class Backend>
+class BasicPool {
  public:
-  /// Python: Pool() — os.cpu_count() workers.
-  Pool() : Pool(PoolOptions{}) {}
+  using Options = typename Backend::Options;
+
+  /// Python: Pool() / ThreadPool() — os.cpu_count() workers.
+  BasicPool() : BasicPool(Options{}) {}
   /// Python: Pool(processes). Throws: ValueError if processes < 1.
-  explicit Pool(int processes) : Pool(PoolOptions{.processes = processes}) {}
-  /// Starts the workers (from the pool's supervisor thread, so
-  /// PR_SET_PDEATHSIG follows the pool, not the creating thread).
-  /// Throws: ValueError("Number of processes must be at least 1"),
-  ///   ValueError("maxtasksperchild must be a positive int or None"), OSError.
-  explicit Pool(PoolOptions options);
+  explicit BasicPool(int processes) : BasicPool(Options{.processes = processes}) {}
+  /// Starts the workers. Throws: ValueError("Number of processes must be at
+  ///   least 1"), ValueError("maxtasksperchild must be a positive int or
+  ///   None"), OSError.
+  explicit BasicPool(Options options) : backend_(std::move(options)) {}
   /// Python's `with` exit: terminate(), then join.
-  ~Pool();
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
+  ~BasicPool() { backend_.terminate(); }
+  BasicPool(const BasicPool&) = delete;
+  BasicPool& operator=(const BasicPool&) = delete;
 
   /// Python: apply(func, args) — apply_async(...).get().
   template <class F, class... A>
@@ -228,19 +238,19 @@ class Pool {
   ///   BrokenProcessPool once broken (see the file comment).
   template <class F, class... A>
   auto apply_async(F&& f, A&&... args) {
-    static_assert(detail::Shippable<F, A...>,
+    static_assert(!Backend::kShips || detail::Shippable<F, A...>,
                   "mpx::Pool: a task must travel to a worker process: a function, a static member function or a "
                   "lambda without captures, with Encodable arguments (mpx/pool.hpp)");
     return apply_async(ApplyOptions<detail::apply_result_t<F, A...>>{}, std::forward<F>(f), std::forward<A>(args)...);
   }
   template <class F, class... A>
-  requires detail::Shippable<F, A...> AsyncResult<detail::apply_result_t<F, A...>> apply_async(
+  requires(!Backend::kShips || detail::Shippable<F, A...>) AsyncResult<detail::apply_result_t<F, A...>> apply_async(
       std::type_identity_t<ApplyOptions<detail::apply_result_t<F, A...>>> options, F&& f, A&&... args) {
     using R = detail::apply_result_t<F, A...>;
     futures::Future<R> future;
     auto job =
         std::make_shared<detail::ApplyJob<R>>(future, std::move(options.callback), std::move(options.error_callback));
-    core_->submit(job, 0, detail::make_apply_message(f, timeout_of(options.timeout), args...));
+    backend_.template apply<R>(job, f, backend_.timeout_of(options.timeout), args...);
     return AsyncResult<R>(std::move(future));
   }
 
@@ -274,6 +284,7 @@ class Pool {
                Range&& items) {
     return submit_map<true>(std::move(options), f, std::forward<Range>(items)).get_moved();
   }
+  /// Python: starmap_async(func, iterable, chunksize=None, callback=None, error_callback=None).
   template <class F, std::ranges::input_range Range>
   auto starmap_async(F&& f, Range&& items) {
     return submit_map<true>({}, f, std::forward<Range>(items)).result();
@@ -305,18 +316,22 @@ class Pool {
   }
 
   /// Python: close() — no more tasks; the workers exit when the queued ones are done.
-  void close();
+  void close() { backend_.close(); }
   /// Python: terminate() — stops the workers now; queued and running tasks
-  /// fail with ProcessError("the pool was terminated").
-  void terminate();
+  /// fail with ProcessError("the pool was terminated") (threads: the
+  /// running ones finish first — a thread cannot be stopped).
+  void terminate() { backend_.terminate(); }
   /// Python: join() — waits for the workers to exit.
   /// Throws: ValueError("Pool is still running") before close()/terminate().
-  void join();
+  void join() {
+    if (!backend_.closed()) throw ValueError("Pool is still running");
+    backend_.join();
+  }
 
   /// Python's _processes.
-  int processes() const noexcept { return core_->processes(); }
-  /// The live worker processes (Python's _pool), e.g. to watch or kill one.
-  std::vector<Process> workers() const { return core_->workers(); }
+  int processes() const noexcept { return backend_.processes(); }
+  /// Processes only: the live worker processes (Python's _pool), e.g. to watch or kill one.
+  auto workers() const { return backend_.workers(); }
 
  private:
   template <class V>
@@ -329,11 +344,6 @@ class Pool {
     }
   };
 
-  std::chrono::nanoseconds timeout_of(const std::optional<std::chrono::nanoseconds>& t) const noexcept {
-    auto v = t ? *t : default_timeout_;
-    return v == forever ? std::chrono::nanoseconds(0) : v;
-  }
-
   template <class Range>
   static auto materialize(Range&& items) {
     using Item = std::ranges::range_value_t<Range>;
@@ -345,17 +355,18 @@ class Pool {
 
   template <bool Star, class F, class Item>
   static constexpr bool item_travels() {
-    using Fn = detail::FunctionPointer<F>;
-    static_assert(Encodable<Item>, "mpx::Pool: the items of a map must be Encodable");
-    static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
-                  "mpx::Pool: a task must travel to a worker process: a function, a static member function or a "
-                  "lambda without captures (mpx/pool.hpp)");
-    static_assert(Encodable<detail::ValueOf<detail::item_result_t<Fn, Item, Star>>>,
-                  "mpx::Pool: the function's result must be Encodable");
+    if constexpr (Backend::kShips) {
+      using Fn = detail::FunctionPointer<F>;
+      static_assert(Encodable<Item>, "mpx::Pool: the items of a map must be Encodable");
+      static_assert(std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>,
+                    "mpx::Pool: a task must travel to a worker process: a function, a static member function or a "
+                    "lambda without captures (mpx/pool.hpp)");
+      static_assert(Encodable<detail::ValueOf<detail::item_result_t<Fn, Item, Star>>>,
+                    "mpx::Pool: the function's result must be Encodable");
+    }
     return true;
   }
 
-  /// Sends every chunk of items; returns the items and chunking.
   template <bool Star, class F, class Items, class Job>
   void send_chunks(F& f, const Items& items, const detail::Chunking& chunks, std::chrono::nanoseconds timeout,
                    const std::shared_ptr<Job>& job) {
@@ -363,7 +374,7 @@ class Pool {
     for (std::size_t c = 0; c < chunks.count(); ++c) {
       auto first = items.begin() + static_cast<std::ptrdiff_t>(chunks.first(c));
       auto last = first + static_cast<std::ptrdiff_t>(chunks.length(c));
-      core_->submit(job, c, detail::make_chunk_message<Star, Item>(f, timeout, first, last));
+      backend_.template chunk<Star, Item>(job, c, f, timeout, first, last);
     }
   }
 
@@ -378,7 +389,7 @@ class Pool {
     auto job = std::make_shared<detail::MapJob<V>>(future, chunks, std::move(options.callback),
                                                    std::move(options.error_callback), options.progress);
     job->finish_if_empty();
-    send_chunks<Star>(f, items, chunks, timeout_of(options.timeout), job);
+    send_chunks<Star>(f, items, chunks, backend_.timeout_of(options.timeout), job);
     return Submitted<V>{std::move(future)};
   }
 
@@ -388,23 +399,26 @@ class Pool {
     static_assert(item_travels<false, F, Item>());
     using V = detail::ValueOf<detail::pool_item_result<F, Range, false>>;
     auto items = materialize(std::forward<Range>(range));
-    detail::Chunking chunks{items.size(), checked_chunksize(options.chunksize.value_or(1))};
+    detail::Chunking chunks{items.size(), detail::checked_chunksize(options.chunksize.value_or(1))};
     auto job = std::make_shared<detail::IMapJob<V>>(chunks, ordered, options.progress);
-    send_chunks<false>(f, items, chunks, timeout_of(options.timeout), job);
+    send_chunks<false>(f, items, chunks, backend_.timeout_of(options.timeout), job);
     return IMapIterator<V>(std::move(job));
   }
 
   /// Python's map default: len / (4 × processes), rounded up.
   std::size_t default_chunksize(const std::optional<long>& asked, std::size_t n) const {
-    if (asked) return checked_chunksize(*asked);
+    if (asked) return detail::checked_chunksize(*asked);
     const std::size_t per = 4 * static_cast<std::size_t>(processes());
     return std::max<std::size_t>(1, n / per + (n % per != 0));
   }
-  /// Throws: ValueError("Chunksize must be 1+, not N").
-  static std::size_t checked_chunksize(long size);
 
-  std::unique_ptr<detail::ProcessPoolCore> core_;
-  std::chrono::nanoseconds default_timeout_ = forever;
+  Backend backend_;
 };
+
+/// Python: multiprocessing.Pool — worker processes (see the file comment).
+using Pool = BasicPool<detail::ProcessBackend>;
+/// Python: multiprocessing.pool.ThreadPool — the same API over worker
+/// threads: any callable, nothing encoded, no per-task timeouts.
+using ThreadPool = BasicPool<detail::ThreadBackend>;
 
 }  // namespace mpx

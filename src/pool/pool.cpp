@@ -1,5 +1,5 @@
-// mpx::Pool's out-of-line parts (mpx/pool.hpp), its callbacks' guard and the
-// progress line.
+// mpx::Pool's and ThreadPool's backends (detail/pool_backends.hpp), the
+// callbacks' guard and the progress line.
 #include "mpx/pool.hpp"
 
 #include <unistd.h>
@@ -8,46 +8,152 @@
 
 #include "mpx/process.hpp"
 
-namespace mpx {
+namespace mpx::detail {
 
-Pool::Pool(PoolOptions options) : default_timeout_(options.timeout) {
+std::size_t checked_chunksize(long size) {
+  if (size < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(size));
+  return static_cast<std::size_t>(size);
+}
+
+// ---- ProcessBackend ---------------------------------------------------------
+
+ProcessBackend::ProcessBackend(PoolOptions options) : default_timeout_(options.timeout) {
   const int processes = options.processes.value_or(cpu_count());
   if (processes < 1) throw ValueError("Number of processes must be at least 1");
   if (options.maxtasksperchild && *options.maxtasksperchild < 1) {
     throw ValueError("maxtasksperchild must be a positive int or None");
   }
-  detail::ProcessPoolConfig config;
+  ProcessPoolConfig config;
   config.processes = processes;
   config.start_method = options.context ? options.context->get_start_method() : std::string();
-  config.initializer = options.initializer.call();
+  config.initializer = options.initializer.run();
+  config.ship_initializer = options.initializer.shipper();
   config.maxtasksperchild = options.maxtasksperchild.value_or(0);
   config.replace_dead_workers = true;
-  core_ = std::make_unique<detail::ProcessPoolCore>(std::move(config));
+  core_ = std::make_unique<ProcessPoolCore>(std::move(config));
 }
 
-Pool::~Pool() {
+std::chrono::nanoseconds ProcessBackend::timeout_of(
+    const std::optional<std::chrono::nanoseconds>& asked) const noexcept {
+  auto v = asked ? *asked : default_timeout_;
+  return v == forever ? std::chrono::nanoseconds(0) : v;
+}
+
+void ProcessBackend::terminate() {
   core_->terminate();
-  core_->join(detail::Deadline::never());
+  core_->join(Deadline::never());
 }
 
-void Pool::close() { core_->close(); }
+// ---- ThreadBackend ----------------------------------------------------------
 
-void Pool::terminate() {
-  core_->terminate();
-  core_->join(detail::Deadline::never());
+ThreadBackend::ThreadBackend(ThreadPoolOptions options) : initializer_(std::move(options.initializer)) {
+  const int n = options.processes.value_or(cpu_count());
+  if (n < 1) throw ValueError("Number of processes must be at least 1");
+  static std::atomic<int> pools{0};
+  const int pool = ++pools;
+  result_thread_ = std::thread([this] { result_main(); });
+  try {
+    for (int i = 0; i < n; ++i) {
+      threading::Thread t({.name = "ThreadPool-" + std::to_string(pool) + "_" + std::to_string(i), .daemon = true},
+                          [this] { worker_main(); });
+      t.start();
+      threads_.push_back(std::move(t));
+    }
+  } catch (...) {
+    terminate();
+    throw;
+  }
 }
 
-void Pool::join() {
-  if (!core_->closed()) throw ValueError("Pool is still running");
-  core_->join(detail::Deadline::never());
+ThreadBackend::~ThreadBackend() { terminate(); }
+
+void ThreadBackend::refuse_timeout(std::chrono::nanoseconds timeout) {
+  if (timeout.count() > 0) {
+    throw ValueError("a ThreadPool cannot stop a running thread: per-task timeouts need mpx::Pool (processes)");
+  }
 }
 
-std::size_t Pool::checked_chunksize(long size) {
-  if (size < 1) throw ValueError("Chunksize must be 1+, not " + std::to_string(size));
-  return static_cast<std::size_t>(size);
+std::chrono::nanoseconds ThreadBackend::timeout_of(const std::optional<std::chrono::nanoseconds>& asked) const {
+  return asked && *asked != forever ? *asked : std::chrono::nanoseconds(0);
 }
 
-namespace detail {
+void ThreadBackend::submit(Task task) {
+  {
+    std::lock_guard lock(broken_mu_);
+    if (!broken_.empty()) throw BrokenThreadPool(broken_);
+  }
+  if (state_.load() != kRunning) throw ValueError("Pool not running");
+  tasks_.put(std::move(task));
+}
+
+void ThreadBackend::close() {
+  int expected = kRunning;
+  if (!state_.compare_exchange_strong(expected, kClosed)) return;
+  // One empty task per worker, behind the queued ones: each worker leaves at its own.
+  for (std::size_t i = 0; i < threads_.size(); ++i) tasks_.put(Task{});
+}
+
+void ThreadBackend::terminate() {
+  const int was = state_.exchange(kTerminated);
+  if (was == kTerminated) return;
+  if (was == kRunning) {
+    for (std::size_t i = 0; i < threads_.size(); ++i) tasks_.put(Task{});
+  }
+  join();
+}
+
+void ThreadBackend::join() {
+  std::call_once(joined_, [this] {
+    for (auto& t : threads_) t.join();
+    results_.put(std::function<void()>{});
+    result_thread_.join();
+  });
+}
+
+void ThreadBackend::worker_main() {
+  if (initializer_) {
+    try {
+      initializer_();
+    } catch (const std::exception& e) {
+      std::lock_guard lock(broken_mu_);
+      if (broken_.empty()) broken_ = std::string("A thread in the pool failed in its initializer: ") + e.what();
+    } catch (...) {
+      std::lock_guard lock(broken_mu_);
+      if (broken_.empty()) broken_ = "A thread in the pool failed in its initializer";
+    }
+  }
+  for (;;) {
+    Task task = tasks_.get();
+    if (!task.run) return;
+    std::exception_ptr refused;
+    {
+      std::lock_guard lock(broken_mu_);
+      if (!broken_.empty()) refused = std::make_exception_ptr(BrokenThreadPool(broken_));
+    }
+    if (!refused && state_.load() == kTerminated) {
+      refused = std::make_exception_ptr(ProcessError("the pool was terminated"));
+    }
+    if (refused) {
+      results_.put([fail = std::move(task.fail), refused] { fail(refused); });
+      continue;
+    }
+    try {
+      results_.put(task.run());
+    } catch (...) {
+      results_.put([fail = std::move(task.fail), e = std::current_exception()] { fail(e); });
+    }
+  }
+}
+
+void ThreadBackend::result_main() {
+  for (;;) {
+    std::function<void()> done = results_.get();
+    if (!done) return;
+    done();
+  }
+}
+
+// ---- what both share ---------------------------------------------------------
 
 void run_pool_callback(const char* what, const std::function<void()>& fn) noexcept {
   try {
@@ -91,5 +197,4 @@ void Progress::draw(bool final) noexcept {
   std::fflush(stderr);
 }
 
-}  // namespace detail
-}  // namespace mpx
+}  // namespace mpx::detail

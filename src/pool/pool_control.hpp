@@ -17,8 +17,13 @@ struct alignas(64) Slot {
   std::atomic<std::int64_t> deadline_ns;  // steady_clock ns; 0: no timeout
 };
 
+// What a worker whose initializer failed leaves in its slot: the supervisor
+// does not replace it (the result thread breaks the pool).
+inline constexpr std::uint64_t kInitFailedTask = ~std::uint64_t{0};
+
 struct alignas(64) ControlHeader {
-  std::atomic<std::uint64_t> last_taken;  // highest task id claimed
+  std::atomic<std::uint64_t> last_taken;   // highest task id claimed
+  std::atomic<std::uint32_t> terminating;  // terminate(): claim nothing more
 };
 
 inline std::size_t control_bytes(std::uint32_t slots) { return sizeof(ControlHeader) + slots * sizeof(Slot); }
@@ -50,7 +55,8 @@ struct ResultHeader {
   std::uint32_t worker = 0;
   std::uint64_t id = 0;
   std::int32_t exitcode = 0;
-  std::uint32_t timed_out = 0;
+  std::uint16_t timed_out = 0;
+  std::uint16_t clean = 0;  // kDied: the worker left on its own (no task, exit code 0)
 };
 
 }  // namespace mpx::detail::pool

@@ -37,6 +37,7 @@ void claim_task(void* ctx, std::span<const std::byte> bytes) {
   const auto& control = c.args->control;
   auto& header = pool::header(control);
   if (h.id == 0 || h.id <= header.last_taken.load(std::memory_order_seq_cst)) return;
+  if (header.terminating.load(std::memory_order_seq_cst)) return;
   for (std::uint32_t i = 0; i < c.args->slots; ++i) {
     if (pool::slot(control, i).task.load(std::memory_order_seq_cst) == h.id) return;
   }
@@ -110,12 +111,17 @@ void put_exception(MessageRing& results, std::vector<std::byte>& out, ResultHead
 
 void pool_worker_main(PoolWorkerArgs args) {
   std::vector<std::byte> out(sizeof(ResultHeader));
-  if (args.initializer) {
+  if (args.initializer || args.shipped_initializer) {
     try {
-      run_shipped(*args.initializer);
+      if (args.initializer) {
+        args.initializer();
+      } else {
+        run_shipped(*args.shipped_initializer);
+      }
     } catch (const SystemExit&) {
       throw;
     } catch (...) {
+      pool::slot(args.control, args.index).task.store(pool::kInitFailedTask, std::memory_order_seq_cst);
       ResultHeader h;
       h.kind = pool::kInitFailed;
       h.worker = args.index;

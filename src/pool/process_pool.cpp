@@ -63,6 +63,7 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(c
   args_.control = std::make_shared<SharedBlock>(pool::control_bytes(slots));
   args_.slots = slots;
   args_.initializer = config_.initializer;
+  args_.ship_initializer = config_.ship_initializer;
   args_.maxtasks = config_.maxtasksperchild;
   workers_.resize(slots);
   wake_ = Fd::eventfd(0, true);
@@ -86,7 +87,10 @@ ProcessPoolCore::~ProcessPoolCore() {
 void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message) {
   std::unique_lock lock(mu_);
   if (!broken_.empty()) std::rethrow_exception(broken_error());
-  if (state_ != State::Running) throw ValueError("Pool not running");
+  if (state_ != State::Running) {
+    if (!config_.closed_runtime_error.empty()) throw RuntimeError(config_.closed_runtime_error);
+    throw ValueError("Pool not running");
+  }
   if (message.size() > args_.tasks.max_message_size()) {
     throw ValueError("a task of " + std::to_string(message.size()) + " bytes is larger than the pool's limit of " +
                      std::to_string(args_.tasks.max_message_size()));
@@ -130,21 +134,39 @@ void ProcessPoolCore::close() {
   wake_supervisor();
 }
 
+void ProcessPoolCore::cancel_pending() {
+  std::deque<Pending> pending;
+  {
+    std::unique_lock lock(mu_);
+    pending.swap(pending_);
+    if (state_ == State::Closed && !args_.tasks.closed()) args_.tasks.close();
+  }
+  for (auto& p : pending) p.job->chunk_cancelled(p.index);
+}
+
 void ProcessPoolCore::terminate(std::exception_ptr why) {
-  std::vector<Worker> workers;
+  std::vector<std::pair<std::uint32_t, Process>> workers;
   {
     std::unique_lock lock(mu_);
     if (state_ == State::Terminated) return;
     state_ = State::Terminated;
     terminated_why_ = why ? why : std::make_exception_ptr(ProcessError("the pool was terminated"));
+    terminate_deadline_ = Deadline::after(std::chrono::seconds(1));
+    pool::header(args_.control).terminating.store(1, std::memory_order_seq_cst);
     if (!args_.tasks.closed()) args_.tasks.close();
-    workers = workers_;
+    // Busy: running a task whose result has not come back (one that has
+    // is a worker about to go idle).
+    for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+      const std::uint64_t task = pool::slot(args_.control, i).task.load(std::memory_order_seq_cst);
+      if (workers_[i].alive && task != 0 && table_.count(task)) workers.emplace_back(i, workers_[i].process);
+    }
   }
-  // SIGKILL, not Python's SIGTERM: a task may catch or block SIGTERM, and
-  // terminate() promises that nothing of the pool runs after join().
-  for (auto& w : workers) {
-    if (w.alive) w.process.kill();
-  }
+  // A busy worker is killed now (SIGKILL, not Python's SIGTERM: a task may
+  // catch or block SIGTERM). An idle one is woken by the closed ring, claims
+  // nothing more and exits by itself — giving its counts on the shared
+  // blocks back, which a killed process cannot. The supervisor kills what
+  // is left after a second.
+  for (auto& [index, p] : workers) p.kill();
   wake_supervisor();
 }
 
@@ -238,7 +260,20 @@ void ProcessPoolCore::supervisor_loop() {
       }
       if (who.empty() && state_ != State::Running) break;
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    int timeout_ms = -1;
+    {
+      std::lock_guard lock(mu_);
+      if (state_ == State::Terminated) timeout_ms = terminate_deadline_.poll_timeout_ms();
+    }
+    if (timeout_ms == 0) {
+      // terminate()'s grace is over: whoever is still there is stuck.
+      std::lock_guard lock(mu_);
+      for (auto& w : workers_) {
+        if (w.alive) w.process.kill();
+      }
+      terminate_deadline_ = Deadline::never();
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       std::perror("mpx pool supervisor: poll");
       std::abort();
@@ -266,7 +301,9 @@ void ProcessPoolCore::supervisor_loop() {
 // it put is in the ring already, so the kDied message lands behind them.
 void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitcode) {
   auto& s = pool::slot(args_.control, index);
-  const std::uint64_t task = s.task.load(std::memory_order_seq_cst);
+  std::uint64_t task = s.task.load(std::memory_order_seq_cst);
+  const bool init_failed = task == pool::kInitFailedTask;
+  if (init_failed) task = 0;
   const std::int64_t deadline = s.deadline_ns.load(std::memory_order_relaxed);
   const bool timed_out = task != 0 && deadline != 0 && pool::steady_ns() >= deadline;
   pool::raise_to(pool::header(args_.control).last_taken, task);
@@ -279,24 +316,29 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
   died.id = task;
   died.exitcode = exitcode.value_or(0);
   died.timed_out = timed_out;
-  args_.results.put(std::span(reinterpret_cast<const std::byte*>(&died), sizeof died), Deadline::never());
+  // maxtasksperchild or close(): a worker leaving on its own, not a death.
+  died.clean = task == 0 && died.exitcode == 0;
 
-  const bool clean_exit = task == 0 && died.exitcode == 0;  // maxtasksperchild, or close()
+  // Whether the pool breaks is the result thread's call (it reads this
+  // death after the worker's results, and after an initializer's failure).
   bool replace;
   {
     std::lock_guard lock(mu_);
     workers_[index].alive = false;
-    if (!clean_exit && !config_.replace_dead_workers && broken_.empty()) broken_ = config_.broken_message;
     const bool work_left = !table_.empty() || !pending_.empty();
-    replace = broken_.empty() && (state_ == State::Running || (state_ == State::Closed && work_left));
+    replace = !init_failed && (died.clean || config_.replace_dead_workers) && broken_.empty() &&
+              (state_ == State::Running || (state_ == State::Closed && work_left));
   }
-  if (!replace) return;
-  try {
-    start_worker(index);
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mu_);
-    if (broken_.empty()) broken_ = std::string("a replacement worker could not be started: ") + e.what();
+  // The replacement first, so whoever learns of the death finds the pool whole.
+  if (replace) {
+    try {
+      start_worker(index);
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu_);
+      if (broken_.empty()) broken_ = std::string("a replacement worker could not be started: ") + e.what();
+    }
   }
+  args_.results.put(std::span(reinterpret_cast<const std::byte*>(&died), sizeof died), Deadline::never());
 }
 
 // ---- the result thread ------------------------------------------------------
@@ -370,8 +412,11 @@ void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
       std::exception_ptr terminated;
       {
         std::lock_guard lock(mu_);
-        if (!broken_.empty()) broken = broken_error();
         terminated = terminated_why_;
+        if (!terminated && !h.clean && !config_.replace_dead_workers && broken_.empty()) {
+          broken_ = config_.broken_message;
+        }
+        if (!broken_.empty()) broken = broken_error();
       }
       if (h.id != 0) {
         if (auto e = take(h.id)) {

@@ -21,6 +21,11 @@ std::exception_ptr make(const RemoteException& r) {
   return std::make_exception_ptr(E(r.message));
 }
 
+template <class E>
+std::exception_ptr make_os(const RemoteException& r) {
+  return std::make_exception_ptr(E(r.error_number, r.message));
+}
+
 struct Rebuilder {
   const char* name;
   std::exception_ptr (*make)(const RemoteException&);
@@ -48,18 +53,27 @@ const Rebuilder kRebuilders[] = {
     {"mpx::AttributeError", make<AttributeError>},
     {"mpx::RuntimeError", make<RuntimeError>},
     {"mpx::Closed", make<Closed>},
+    {"mpx::KeyError", make<KeyError>},
+    {"mpx::AuthenticationError", make<AuthenticationError>},
+    {"mpx::InvalidStateError", make<InvalidStateError>},
+    {"mpx::BrokenExecutor", make<BrokenExecutor>},
+    {"mpx::BrokenProcessPool", make<BrokenProcessPool>},
+    {"mpx::BrokenThreadPool", make<BrokenThreadPool>},
+    {"mpx::BrokenBarrierError", make<BrokenBarrierError>},
+    {"mpx::queue::ShutDown", make<queue::ShutDown>},
+    {"mpx::WorkerLost",
+     [](const RemoteException& r) { return std::make_exception_ptr(WorkerLost(r.message, r.error_number)); }},
     {"mpx::queue::Empty", make<queue::Empty>},
     {"mpx::queue::Full", make<queue::Full>},
-    {"mpx::OSError",
-     [](const RemoteException& r) { return std::make_exception_ptr(OSError(r.error_number, r.message)); }},
-    {"mpx::BrokenPipeError",
-     [](const RemoteException& r) { return std::make_exception_ptr(BrokenPipeError(r.error_number, r.message)); }},
-    {"mpx::ConnectionResetError",
-     [](const RemoteException& r) { return std::make_exception_ptr(ConnectionResetError(r.error_number, r.message)); }},
-    {"mpx::FileNotFoundError",
-     [](const RemoteException& r) { return std::make_exception_ptr(FileNotFoundError(r.error_number, r.message)); }},
-    {"mpx::FileExistsError",
-     [](const RemoteException& r) { return std::make_exception_ptr(FileExistsError(r.error_number, r.message)); }},
+    {"mpx::OSError", make_os<OSError>},
+    {"mpx::BlockingIOError", make_os<BlockingIOError>},
+    {"mpx::ConnectionError", make_os<ConnectionError>},
+    {"mpx::ConnectionRefusedError", make_os<ConnectionRefusedError>},
+    {"mpx::ConnectionAbortedError", make_os<ConnectionAbortedError>},
+    {"mpx::BrokenPipeError", make_os<BrokenPipeError>},
+    {"mpx::ConnectionResetError", make_os<ConnectionResetError>},
+    {"mpx::FileNotFoundError", make_os<FileNotFoundError>},
+    {"mpx::FileExistsError", make_os<FileExistsError>},
     {"std::bad_alloc", [](const RemoteException&) { return std::make_exception_ptr(std::bad_alloc()); }},
     {"std::exception",
      [](const RemoteException& r) { return std::make_exception_ptr(RemoteError("std::exception", r.message)); }},
@@ -76,6 +90,10 @@ RemoteException capture_exception(const std::exception_ptr& e) noexcept {
       r.type = type_name(typeid(x));
       r.message = x.what();
       r.error_number = x.errno_value();
+    } catch (const WorkerLost& x) {
+      r.type = type_name(typeid(x));
+      r.message = x.what();
+      r.error_number = x.exitcode();
     } catch (const RemoteError& x) {
       // Raised again in a second hop: keep the original type.
       r.type = x.type_name();

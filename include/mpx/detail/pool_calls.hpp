@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <tuple>
 #include <type_traits>
@@ -137,10 +139,47 @@ std::vector<std::byte> make_chunk_message(F& f, std::chrono::nanoseconds timeout
 }
 
 /// Decodes a result; DecodeError if the bytes do not hold exactly one R.
+/// (A type that is not Encodable only reaches here in a ThreadPool's job,
+/// which never decodes: it compiles, and refuses at run time.)
 template <class T>
 T decode_exact(std::span<const std::byte> bytes) {
-  auto [value] = decode_args<T>(bytes);
-  return std::move(value);
+  if constexpr (Encodable<T>) {
+    auto [value] = decode_args<T>(bytes);
+    return std::move(value);
+  } else {
+    throw DecodeError("this result type cannot be decoded");
+  }
 }
 
 }  // namespace mpx::detail
+
+namespace mpx {
+
+/// Pool's and ProcessPoolExecutor's initializer=, initargs=: a function that
+/// can travel, with its arguments: `.initializer = init` or
+/// `.initializer = {init, lock, 42}`. The arguments are copied now; shared
+/// objects among them (Lock, Value, Queue...) reach every worker as the same
+/// object, under every start method, as Python's initargs do.
+class Initializer {
+ public:
+  Initializer() = default;
+  template <class F, class... A>
+  requires detail::Shippable<F, A...> Initializer(F f, A... args) {
+    auto fn = +f;
+    auto tup = std::make_shared<std::tuple<A...>>(std::move(args)...);
+    run_ = [fn, tup] { std::apply(fn, *tup); };
+    // Encoded when a worker is spawned, under its Transfer: shared objects travel.
+    ship_ = [fn, tup] { return std::apply([&](auto&... a) { return detail::ship(fn, a...); }, *tup); };
+  }
+  explicit operator bool() const noexcept { return static_cast<bool>(run_); }
+  /// Runs it here (a forked worker holds a copy).
+  const std::function<void()>& run() const noexcept { return run_; }
+  /// Packs it for a spawned worker.
+  const std::function<detail::ShippedCall()>& shipper() const noexcept { return ship_; }
+
+ private:
+  std::function<void()> run_;
+  std::function<detail::ShippedCall()> ship_;
+};
+
+}  // namespace mpx

@@ -42,6 +42,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,7 @@
 #include "mpx/detail/message_ring.hpp"
 #include "mpx/detail/shipping.hpp"
 #include "mpx/detail/transfer.hpp"
+#include "mpx/errors.hpp"
 #include "mpx/process.hpp"
 
 namespace mpx::detail {
@@ -72,6 +74,10 @@ class PoolJob {
   /// The chunk is about to leave for a worker: false drops it (a cancelled
   /// future of ProcessPoolExecutor, which Python notifies at this point).
   virtual bool chunk_starting(std::size_t) noexcept { return true; }
+  /// The chunk was still pending at shutdown(cancel_futures=true).
+  virtual void chunk_cancelled(std::size_t index) noexcept {
+    chunk_failed(index, std::make_exception_ptr(CancelledError("")));
+  }
 };
 
 /// A task's wire header, first in every task message (the args follow).
@@ -105,13 +111,17 @@ const CodeRef& cached_code_ref(const void* code);
 
 struct ProcessPoolConfig {
   int processes = 1;
-  std::string start_method;                // "": the default start method
-  std::optional<ShippedCall> initializer;  // run first in every worker
-  long maxtasksperchild = 0;               // 0: a worker lives as long as the pool
-  std::size_t max_in_flight = 1 << 16;     // tasks in the ring or running; more wait in the parent
-  bool replace_dead_workers = true;        // false: a death breaks the pool (BrokenProcessPool)
-  std::string broken_message;              // what a broken pool's tasks fail with
+  std::string start_method;                       // "": the default start method
+  std::function<void()> initializer;              // run first in every forked worker
+  std::function<ShippedCall()> ship_initializer;  // the same, packed for a spawned one
+  long maxtasksperchild = 0;                      // 0: a worker lives as long as the pool
+  std::size_t max_in_flight = 1 << 16;            // tasks in the ring or running; more wait in the parent
+  bool replace_dead_workers = true;               // false: a death breaks the pool (BrokenProcessPool)
+  std::string broken_message;                     // what a broken pool's tasks fail with
   std::size_t ring_bytes = 4u << 20;
+  /// Submitting after close(): RuntimeError(this) if set (executors), else
+  /// Python Pool's ValueError("Pool not running").
+  std::string closed_runtime_error;
 };
 
 /// What a worker process is started with (travels under spawn and forkserver).
@@ -121,7 +131,9 @@ struct PoolWorkerArgs {
   std::shared_ptr<SharedBlock> control;
   std::uint32_t index = 0;
   std::uint32_t slots = 0;
-  std::optional<ShippedCall> initializer;
+  std::function<void()> initializer;               // fork: run in place
+  std::function<ShippedCall()> ship_initializer;   // spawn: packed by save() ...
+  std::optional<ShippedCall> shipped_initializer;  // ... and found here by load()
   std::int64_t maxtasks = 0;
 
   template <class Archive>
@@ -130,7 +142,9 @@ struct PoolWorkerArgs {
     if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Pool worker");
     tasks.save(ar);
     results.save(ar);
-    ar(t->send_block(control), index, slots, initializer, maxtasks);
+    std::optional<ShippedCall> init;
+    if (ship_initializer) init = ship_initializer();
+    ar(t->send_block(control), index, slots, init, maxtasks);
   }
   template <class Archive>
   void load(Archive& ar) {
@@ -139,7 +153,7 @@ struct PoolWorkerArgs {
     tasks.load(ar);
     results.load(ar);
     std::uint64_t offset = 0;
-    ar(offset, index, slots, initializer, maxtasks);
+    ar(offset, index, slots, shipped_initializer, maxtasks);
     control = t->receive_block(offset);
   }
 };
@@ -164,8 +178,11 @@ class ProcessPoolCore {
 
   /// No more submits; the workers exit once the queued tasks are done.
   void close();
-  /// Stops the workers now (SIGTERM, then SIGKILL): queued and running
-  /// tasks fail with `why` (default: ProcessError("the pool was terminated")).
+  /// The tasks not yet handed to a worker are dropped (chunk_cancelled).
+  void cancel_pending();
+  /// Stops the workers now: the busy ones are killed (SIGKILL), the idle
+  /// ones exit; queued and running tasks fail with `why` (default:
+  /// ProcessError("the pool was terminated")).
   void terminate(std::exception_ptr why = nullptr);
   /// After close() or terminate(): waits for the workers and the threads.
   bool join(Deadline deadline);
@@ -220,7 +237,8 @@ class ProcessPoolCore {
 
   Fd wake_;  // eventfd: wakes the supervisor
   std::exception_ptr terminated_why_;
-  std::exception_ptr start_error_;  // the constructor's: starting the first workers failed
+  Deadline terminate_deadline_ = Deadline::never();  // then the supervisor kills the stragglers
+  std::exception_ptr start_error_;                   // the constructor's: starting the first workers failed
   bool started_ = false;
   bool finished_ = false;  // the result thread has ended
   std::thread supervisor_;

@@ -1,0 +1,179 @@
+// futures::ProcessPoolExecutor: Python's executor over worker processes, and
+// what mpx adds (replace_dead_workers). CPython's test_concurrent_futures
+// process cases are ported in conformance/futures_process_conformance_test.cpp.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mpx/futures.hpp"
+#include "support/futures_helper.hpp"
+
+using namespace std::chrono_literals;
+namespace fut = mpx::futures;
+
+namespace {
+
+int square(int x) { return x * x; }
+int add(int a, int b) { return a + b; }
+int my_pid() { return static_cast<int>(::getpid()); }
+void nothing() {}
+int fail(int) { throw std::out_of_range("out of range in a worker"); }
+int die_by(int signo) {
+  ::raise(signo);
+  return 0;
+}
+int hang(int) {
+  for (;;) ::pause();
+}
+int g_value = 0;
+void init_value(int v) { g_value = v; }
+int read_value() { return g_value; }
+void bad_init() { throw std::runtime_error("no init for you"); }
+
+}  // namespace
+
+TEST(ProcessPoolExecutor, SubmitRunsInAnotherProcess) {
+  fut::ProcessPoolExecutor ex(2);
+  EXPECT_EQ(ex.max_workers(), 2);
+  auto f = ex.submit(square, 8);
+  EXPECT_EQ(f.result(10s), 64);
+  EXPECT_NE(ex.submit(my_pid).result(10s), ::getpid());
+  EXPECT_EQ(ex.submit(add, 2, 40).result(10s), 42);
+  ex.submit(nothing).result(10s);
+  EXPECT_EQ(f.state(), fut::State::FINISHED);
+}
+
+TEST(ProcessPoolExecutor, ExceptionsArriveByType) {
+  fut::ProcessPoolExecutor ex(1);
+  auto f = ex.submit(fail, 1);
+  EXPECT_THROW(f.result(10s), std::out_of_range);
+  EXPECT_NE(f.exception(), nullptr);
+}
+
+TEST(ProcessPoolExecutor, MapInOrderWithChunksAndSeveralIterables) {
+  fut::ProcessPoolExecutor ex(2);
+  std::vector<int> xs(100);
+  for (int i = 0; i < 100; ++i) xs[static_cast<std::size_t>(i)] = i;
+  for (int cs : {1, 7, 100}) {
+    std::vector<int> got;
+    for (int v : ex.map({.chunksize = cs}, square, xs)) got.push_back(v);
+    ASSERT_EQ(got.size(), 100u);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+  }
+  std::vector<int> sums;
+  for (int v : ex.map(add, std::vector<int>{1, 2, 3}, std::vector<int>{10, 20})) sums.push_back(v);
+  EXPECT_EQ(sums, (std::vector<int>{11, 22}));
+  EXPECT_THROW(ex.map({.chunksize = 0}, square, xs), mpx::ValueError);
+}
+
+TEST(ProcessPoolExecutor, DoneCallbacksRunOnTheResultThread) {
+  fut::ProcessPoolExecutor ex(1);
+  mpx::test::Flag ran;
+  std::atomic<std::thread::id> who{};
+  auto f = ex.submit(square, 3);
+  f.add_done_callback([&](fut::Future<int>&) {
+    who = std::this_thread::get_id();
+    ran.set();
+  });
+  EXPECT_EQ(f.result(10s), 9);
+  ASSERT_TRUE(ran.wait(10s));
+  // Either the result thread (it completed the future) or this thread, if
+  // the future was already done when the callback was added (Python's rule).
+  EXPECT_TRUE(who.load() != std::thread::id{});
+}
+
+TEST(ProcessPoolExecutor, PendingCallsCanBeCancelled) {
+  fut::ProcessPoolExecutor ex(1);
+  // One running and one in the call queue (max_workers + 1); the rest pending.
+  auto blocker = ex.submit(hang, 0);
+  std::vector<fut::Future<int>> fs;
+  for (int i = 0; i < 5; ++i) fs.push_back(ex.submit(square, i));
+  EXPECT_FALSE(fs.front().cancel());  // already handed to the workers
+  EXPECT_TRUE(fs.back().cancel());
+  EXPECT_TRUE(fs.back().cancelled());
+  ex.shutdown({.wait = false, .cancel_futures = true});
+  for (std::size_t i = 2; i < fs.size(); ++i) EXPECT_TRUE(fs[i].cancelled()) << i;
+  EXPECT_THROW(ex.submit(square, 1), mpx::RuntimeError);
+  for (auto& p : ex.processes()) p.kill();  // let shutdown(wait) in the destructor finish
+}
+
+TEST(ProcessPoolExecutor, AKilledWorkerBreaksThePoolAsInPython) {
+  fut::ProcessPoolExecutor ex(2);
+  EXPECT_EQ(ex.submit(square, 2).result(10s), 4);
+  auto f = ex.submit(die_by, SIGKILL);
+  EXPECT_THROW(f.result(10s), mpx::BrokenProcessPool);
+  EXPECT_NE(ex.broken(), "");
+  EXPECT_THROW(ex.submit(square, 1), mpx::BrokenProcessPool);
+}
+
+TEST(ProcessPoolExecutor, ReplaceDeadWorkersFailsOnlyThatCall) {
+  fut::ProcessPoolExecutor ex({.max_workers = 2, .replace_dead_workers = true});
+  auto f = ex.submit(die_by, SIGSEGV);
+  try {
+    f.result(10s);
+    FAIL();
+  } catch (const mpx::WorkerLost& e) {
+    EXPECT_EQ(e.exitcode(), -SIGSEGV);
+  }
+  EXPECT_EQ(ex.submit(square, 5).result(10s), 25);
+  EXPECT_EQ(ex.broken(), "");
+}
+
+TEST(ProcessPoolExecutor, InitializerRunsFirstAndItsFailureBreaksThePool) {
+  {
+    fut::ProcessPoolExecutor ex({.max_workers = 2, .initializer = {init_value, 11}});
+    EXPECT_EQ(ex.submit(read_value).result(10s), 11);
+  }
+  std::string err = mpx::test::capture_stderr([] {
+    fut::ProcessPoolExecutor ex({.max_workers = 1, .initializer = bad_init});
+    // The submit fails at once if the pool already knows, else its future does.
+    EXPECT_THROW(ex.submit(square, 1).result(10s), mpx::BrokenProcessPool);
+    EXPECT_NE(ex.broken().find("no init for you"), std::string::npos) << ex.broken();
+  });
+  (void)err;
+}
+
+TEST(ProcessPoolExecutor, WaitAndAsCompletedWork) {
+  fut::ProcessPoolExecutor ex(2);
+  std::vector<fut::Future<int>> fs;
+  for (int i = 0; i < 10; ++i) fs.push_back(ex.submit(square, i));
+  auto [done, not_done] = fut::wait(fs, 10s);
+  EXPECT_EQ(done.size(), 10u);
+  EXPECT_TRUE(not_done.empty());
+  int sum = 0;
+  for (auto f : fut::as_completed(fs, 10s)) sum += f.result();
+  EXPECT_EQ(sum, 285);
+}
+
+TEST(ProcessPoolExecutor, Validation) {
+  EXPECT_THROW(fut::ProcessPoolExecutor(0), mpx::ValueError);
+  EXPECT_THROW(
+      fut::ProcessPoolExecutor({.max_workers = 1, .mp_context = mpx::get_context("fork"), .max_tasks_per_child = 1}),
+      mpx::ValueError);
+  EXPECT_THROW(fut::ProcessPoolExecutor({.max_workers = 1, .max_tasks_per_child = 0}), mpx::ValueError);
+}
+
+TEST(ProcessPoolExecutor, MaxTasksPerChildUsesSpawnAndReplacesWorkers) {
+  fut::ProcessPoolExecutor ex({.max_workers = 1, .max_tasks_per_child = 2});
+  std::set<int> pids;
+  for (int i = 0; i < 4; ++i) pids.insert(ex.submit(my_pid).result(20s));
+  EXPECT_EQ(pids.size(), 2u);
+}
+
+TEST(ProcessPoolExecutor, ShutdownWaitsForQueuedCalls) {
+  fut::ProcessPoolExecutor ex(2);
+  std::vector<fut::Future<int>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(ex.submit(square, i));
+  ex.shutdown();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(fs[static_cast<std::size_t>(i)].done());
+    EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i * i);
+  }
+  EXPECT_TRUE(ex.processes().empty());
+}
