@@ -5,6 +5,8 @@
 #include "mpx/pool.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -354,4 +356,39 @@ TEST(Pool, WorksFromManyThreadsAtOnce) {
   }
   for (auto& th : ts) th.join();
   EXPECT_EQ(ok.load(), 200);
+}
+
+// ---- progress ----------------------------------------------------------------
+
+TEST(Pool, ProgressLineOnlyWhenStderrIsATerminal) {
+  mpx::Pool pool(2);
+  std::vector<int> in(300, 3);
+  std::string quiet = capture_stderr([&] { pool.map({.progress = true}, square, in); });
+  EXPECT_EQ(quiet, "");  // a file: nothing
+
+  int master = -1, slave = -1;
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  const int saved = ::dup(STDERR_FILENO);
+  ASSERT_GE(saved, 0);
+  ASSERT_EQ(::dup2(slave, STDERR_FILENO), STDERR_FILENO);
+  auto out = pool.map({.chunksize = 10, .progress = true}, square, in);
+  std::vector<int> got;
+  for (int v : pool.imap({.progress = true}, square, std::vector<int>{1, 2})) got.push_back(v);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(slave);
+  EXPECT_EQ(out.size(), 300u);
+  EXPECT_EQ(got, (std::vector<int>{1, 4}));
+  std::string drawn;
+  char buf[4096];
+  pollfd pfd{master, POLLIN, 0};
+  while (::poll(&pfd, 1, 100) > 0) {
+    ssize_t n = ::read(master, buf, sizeof buf);
+    if (n <= 0) break;
+    drawn.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(master);
+  EXPECT_NE(drawn.find("300/300"), std::string::npos) << drawn;
+  EXPECT_NE(drawn.find("2/2"), std::string::npos) << drawn;
+  EXPECT_NE(drawn.find("items/s"), std::string::npos) << drawn;
 }

@@ -154,15 +154,18 @@ class AsyncResult {
 template <class V>
 class IMapIterator {
  public:
-  explicit IMapIterator(std::shared_ptr<detail::IMapJob<V>> job) : job_(std::move(job)) {}
+  /// `feed` reads more of the input and submits it, a window ahead of the
+  /// consumer; it is called before every wait.
+  IMapIterator(std::shared_ptr<detail::IMapJob<V>> job, std::shared_ptr<detail::ImapFeed> feed)
+      : job_(std::move(job)), feed_(std::move(feed)) {}
 
   /// The next result, or nullopt at the end (Python's StopIteration).
   /// Throws: the task's exception (the iteration goes on after it, as in
   /// Python); TimeoutError if none came within `timeout` (Python's next(timeout)).
-  std::optional<V> next() { return job_->next(detail::Deadline::never()); }
+  std::optional<V> next() { return next_until(detail::Deadline::never()); }
   template <class Rep, class Period>
   std::optional<V> next(std::chrono::duration<Rep, Period> timeout) {
-    return job_->next(detail::Deadline::after(timeout));
+    return next_until(detail::Deadline::after(timeout));
   }
 
   class iterator {
@@ -188,7 +191,12 @@ class IMapIterator {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  std::optional<V> next_until(detail::Deadline deadline) {
+    if (feed_) feed_->feed();
+    return job_->next(deadline);
+  }
   std::shared_ptr<detail::IMapJob<V>> job_;
+  std::shared_ptr<detail::ImapFeed> feed_;
 };
 
 namespace detail {
@@ -217,7 +225,13 @@ class BasicPool {
   ///   None"), OSError.
   explicit BasicPool(Options options) : backend_(std::move(options)) {}
   /// Python's `with` exit: terminate(), then join.
-  ~BasicPool() { backend_.terminate(); }
+  ~BasicPool() {
+    {
+      std::lock_guard lock(gate_->mu);
+      gate_->alive = false;  // imap iterators that outlive the pool stop reading
+    }
+    backend_.terminate();
+  }
   BasicPool(const BasicPool&) = delete;
   BasicPool& operator=(const BasicPool&) = delete;
 
@@ -393,16 +407,98 @@ class BasicPool {
     return Submitted<V>{std::move(future)};
   }
 
+  // imap reads its input lazily, a window of chunks ahead of the consumer
+  // (an endless range works, memory stays bounded), as Python's task handler
+  // thread feeds it; an input that throws ends the iteration there. The
+  // input (if an lvalue) and the pool must outlive the iteration.
   template <class F, class Range>
   auto submit_imap(MapOptions<detail::pool_item_result<F, Range, false>> options, F& f, Range&& range, bool ordered) {
     using Item = std::ranges::range_value_t<Range>;
     static_assert(item_travels<false, F, Item>());
     using V = detail::ValueOf<detail::pool_item_result<F, Range, false>>;
-    auto items = materialize(std::forward<Range>(range));
-    detail::Chunking chunks{items.size(), detail::checked_chunksize(options.chunksize.value_or(1))};
-    auto job = std::make_shared<detail::IMapJob<V>>(chunks, ordered, options.progress);
-    send_chunks<false>(f, items, chunks, backend_.timeout_of(options.timeout), job);
-    return IMapIterator<V>(std::move(job));
+    using View = std::views::all_t<Range>;
+    const std::size_t chunk = detail::checked_chunksize(options.chunksize.value_or(1));
+    std::size_t expected = 0;
+    if constexpr (std::ranges::sized_range<Range>) expected = static_cast<std::size_t>(std::ranges::size(range));
+    auto job = std::make_shared<detail::IMapJob<V>>(ordered, options.progress, expected);
+
+    struct Feed final : detail::ImapFeed {
+      std::shared_ptr<detail::FeedGate> gate;  // the pool, while it lives
+      BasicPool* pool;
+      std::decay_t<F> fn;
+      View view;
+      std::optional<std::ranges::iterator_t<View>> it;  // begun at the first read: begin() may throw
+      bool advance = false;  // step past the last item read before the next read, as Python's next(it)
+      std::shared_ptr<detail::IMapJob<V>> job;
+      std::size_t chunk, window;
+      std::chrono::nanoseconds timeout;
+      bool open = true;
+      Feed(BasicPool* p, F& f, Range&& r, std::shared_ptr<detail::IMapJob<V>> j, std::size_t c,
+           std::chrono::nanoseconds t)
+          : gate(p->gate_),
+            pool(p),
+            fn(f),
+            view(std::views::all(std::forward<Range>(r))),
+            job(std::move(j)),
+            chunk(c),
+            window(c * (2 * static_cast<std::size_t>(p->processes()) + 2)),
+            timeout(t) {
+        pool->backend_.open_feed();
+      }
+      ~Feed() override {
+        std::lock_guard lock(gate->mu);
+        end();
+      }
+      // With gate->mu held.
+      void end() noexcept {
+        if (std::exchange(open, false) && gate->alive) pool->backend_.close_feed();
+      }
+      void feed() override {
+        std::lock_guard lock(gate->mu);
+        if (open && !gate->alive) {
+          job->input_failed(std::make_exception_ptr(ValueError("Pool not running")));
+          return end();
+        }
+        while (open && job->ahead() < window) {
+          std::vector<Item> items;
+          items.reserve(chunk);
+          bool at_end = false;
+          try {
+            if (!it) it.emplace(std::ranges::begin(view));
+            while (items.size() < chunk) {
+              if (std::exchange(advance, false)) ++*it;
+              if (*it == std::ranges::end(view)) {
+                at_end = true;
+                break;
+              }
+              items.push_back(**it);
+              advance = true;
+            }
+          } catch (...) {
+            job->input_failed(std::current_exception());
+            return end();
+          }
+          if (!items.empty()) {
+            const std::size_t c = job->add_chunk(items.size());
+            try {
+              pool->backend_.template chunk<false, Item>(job, c, fn, timeout, items.begin(), items.end(), true);
+            } catch (...) {
+              job->chunk_failed(c, std::current_exception());
+              job->input_done();
+              return end();
+            }
+          }
+          if (at_end) {
+            job->input_done();
+            return end();
+          }
+        }
+      }
+    };
+    auto feed =
+        std::make_shared<Feed>(this, f, std::forward<Range>(range), job, chunk, backend_.timeout_of(options.timeout));
+    feed->feed();
+    return IMapIterator<V>(std::move(job), std::move(feed));
   }
 
   /// Python's map default: len / (4 × processes), rounded up.
@@ -413,6 +509,7 @@ class BasicPool {
   }
 
   Backend backend_;
+  std::shared_ptr<detail::FeedGate> gate_ = std::make_shared<detail::FeedGate>();
 };
 
 /// Python: multiprocessing.Pool — worker processes (see the file comment).

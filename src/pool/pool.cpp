@@ -77,27 +77,50 @@ std::chrono::nanoseconds ThreadBackend::timeout_of(const std::optional<std::chro
   return asked && *asked != forever ? *asked : std::chrono::nanoseconds(0);
 }
 
-void ThreadBackend::submit(Task task) {
+void ThreadBackend::submit(Task task, bool continuation) {
   {
     std::lock_guard lock(broken_mu_);
     if (!broken_.empty()) throw BrokenThreadPool(broken_);
   }
-  if (state_.load() != kRunning) throw ValueError("Pool not running");
+  const int state = state_.load();
+  if (state == kTerminated || (state == kClosed && !continuation)) throw ValueError("Pool not running");
   tasks_.put(std::move(task));
+}
+
+void ThreadBackend::open_feed() {
+  std::lock_guard lock(feeds_mu_);
+  ++feeds_;
+}
+
+void ThreadBackend::close_feed() noexcept {
+  std::lock_guard lock(feeds_mu_);
+  if (--feeds_ == 0 && stop_pending_) stop_workers_locked();
+}
+
+// One empty task per worker, behind the queued ones: each worker leaves at
+// its own. With feeds_mu_ held; once.
+void ThreadBackend::stop_workers_locked() {
+  stop_pending_ = false;
+  for (std::size_t i = 0; i < threads_.size(); ++i) tasks_.put(Task{});
 }
 
 void ThreadBackend::close() {
   int expected = kRunning;
   if (!state_.compare_exchange_strong(expected, kClosed)) return;
-  // One empty task per worker, behind the queued ones: each worker leaves at its own.
-  for (std::size_t i = 0; i < threads_.size(); ++i) tasks_.put(Task{});
+  std::lock_guard lock(feeds_mu_);
+  if (feeds_ == 0) {
+    stop_workers_locked();
+  } else {
+    stop_pending_ = true;  // an imap still reads its input: the last one stops the workers
+  }
 }
 
 void ThreadBackend::terminate() {
   const int was = state_.exchange(kTerminated);
   if (was == kTerminated) return;
-  if (was == kRunning) {
-    for (std::size_t i = 0; i < threads_.size(); ++i) tasks_.put(Task{});
+  {
+    std::lock_guard lock(feeds_mu_);
+    if (was == kRunning || stop_pending_) stop_workers_locked();
   }
   join();
 }
@@ -167,6 +190,7 @@ Progress::Progress(bool enabled, std::size_t total)
     : on_(enabled && ::isatty(STDERR_FILENO) == 1), total_(total), start_ns_(Deadline::now_ns()) {}
 
 void Progress::advance(std::size_t items) noexcept {
+  std::lock_guard lock(mu_);
   if (!on_) return;
   done_ += items;
   const std::int64_t now = Deadline::now_ns();
@@ -177,6 +201,7 @@ void Progress::advance(std::size_t items) noexcept {
 }
 
 void Progress::finish() noexcept {
+  std::lock_guard lock(mu_);
   if (!on_) return;
   draw(true);
   on_ = false;  // once
@@ -191,8 +216,15 @@ void Progress::draw(bool final) noexcept {
   const int fill = static_cast<int>(frac * kWidth);
   for (int i = 0; i < kWidth; ++i) bar[i] = i < fill ? '#' : '.';
   bar[kWidth] = '\0';
+  if (total_ == 0) {
+    std::fprintf(stderr, "\r%zu items %.0f items/s%s", done_, rate, final ? "\n" : "   ");
+    std::fflush(stderr);
+    return;
+  }
   char eta[32] = "";
-  if (!final && rate > 0) std::snprintf(eta, sizeof eta, " ETA %.1fs", static_cast<double>(total_ - done_) / rate);
+  if (!final && rate > 0 && done_ <= total_) {
+    std::snprintf(eta, sizeof eta, " ETA %.1fs", static_cast<double>(total_ - done_) / rate);
+  }
   std::fprintf(stderr, "\r[%s] %zu/%zu %.0f items/s%s%s", bar, done_, total_, rate, eta, final ? "\n" : "   ");
   std::fflush(stderr);
 }

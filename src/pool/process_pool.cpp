@@ -84,10 +84,11 @@ ProcessPoolCore::~ProcessPoolCore() {
   join(Deadline::never());
 }
 
-void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message) {
+void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
+                             bool continuation) {
   std::unique_lock lock(mu_);
   if (!broken_.empty()) std::rethrow_exception(broken_error());
-  if (state_ != State::Running) {
+  if (state_ == State::Terminated || (state_ == State::Closed && !continuation)) {
     if (!config_.closed_runtime_error.empty()) throw RuntimeError(config_.closed_runtime_error);
     throw ValueError("Pool not running");
   }
@@ -115,7 +116,18 @@ void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
     ++in_flight_;
     pending_.pop_front();
   }
-  if (state_ == State::Closed && pending_.empty() && !args_.tasks.closed()) args_.tasks.close();
+  if (state_ == State::Closed && pending_.empty() && feeds_ == 0 && !args_.tasks.closed()) args_.tasks.close();
+}
+
+void ProcessPoolCore::open_feed() {
+  std::lock_guard lock(mu_);
+  ++feeds_;
+}
+
+void ProcessPoolCore::close_feed() noexcept {
+  std::unique_lock lock(mu_);
+  --feeds_;
+  feed_locked(lock);
 }
 
 bool ProcessPoolCore::put_locked(std::uint64_t id, std::vector<std::byte>& message) {
@@ -139,7 +151,7 @@ void ProcessPoolCore::cancel_pending() {
   {
     std::unique_lock lock(mu_);
     pending.swap(pending_);
-    if (state_ == State::Closed && !args_.tasks.closed()) args_.tasks.close();
+    if (state_ == State::Closed && feeds_ == 0 && !args_.tasks.closed()) args_.tasks.close();
   }
   for (auto& p : pending) p.job->chunk_cancelled(p.index);
 }
@@ -325,7 +337,7 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
   {
     std::lock_guard lock(mu_);
     workers_[index].alive = false;
-    const bool work_left = !table_.empty() || !pending_.empty();
+    const bool work_left = !table_.empty() || !pending_.empty() || feeds_ > 0;
     replace = !init_failed && (died.clean || config_.replace_dead_workers) && broken_.empty() &&
               (state_ == State::Running || (state_ == State::Closed && work_left));
   }

@@ -550,19 +550,8 @@ TEST(PoolConformance, Imap) {
   }
 }
 
-// mpx reads the whole input of imap()/imap_unordered() before returning
-// (Pool::materialize), so an input that raises midway makes the call itself
-// raise: the items before it are never run or yielded.
-constexpr bool kImapReadsItsInputLazily = false;
-
 // Python: _TestPool.test_imap_handle_iterable_exception
 TEST(PoolConformance, ImapHandleIterableException) {
-  if (!kImapReadsItsInputLazily) {
-    GTEST_SKIP() << "mpx gap: imap() reads its whole input before it returns, so an input iterator that "
-                    "throws makes imap() itself throw SayWhenError; Python returns an iterator that yields "
-                    "the items before the failure (0, 1, 4 for exception_throwing_generator(10, 3)) and "
-                    "raises SayWhenError from the next __next__()";
-  }
   mpx::Pool pool(4);
   // SayWhenError seen at the very first of the iterable
   {
@@ -611,11 +600,6 @@ TEST(PoolConformance, ImapUnordered) {
 
 // Python: _TestPool.test_imap_unordered_handle_iterable_exception
 TEST(PoolConformance, ImapUnorderedHandleIterableException) {
-  if (!kImapReadsItsInputLazily) {
-    GTEST_SKIP() << "mpx gap: imap_unordered() reads its whole input before it returns, so an input "
-                    "iterator that throws makes imap_unordered() itself throw; Python yields the results "
-                    "of the items before the failure and raises SayWhenError from a later __next__()";
-  }
   mpx::Pool pool(4);
   // SayWhenError seen at the very first of the iterable
   {

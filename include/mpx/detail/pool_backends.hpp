@@ -49,11 +49,15 @@ class ProcessBackend {
   void apply(const std::shared_ptr<ApplyJob<R>>& job, F& f, std::chrono::nanoseconds timeout, A&... args) {
     core_->submit(job, 0, make_apply_message(f, timeout, args...));
   }
+  /// `continuation`: more of an imap already under way, which close() lets finish.
   template <bool Star, class Item, class F, class It, class Job>
   void chunk(const std::shared_ptr<Job>& job, std::size_t index, F& f, std::chrono::nanoseconds timeout, It first,
-             It last) {
-    core_->submit(job, index, make_chunk_message<Star, Item>(f, timeout, first, last));
+             It last, bool continuation = false) {
+    core_->submit(job, index, make_chunk_message<Star, Item>(f, timeout, first, last), continuation);
   }
+  /// An imap that reads its input lazily begins / ends: close() waits for it.
+  void open_feed() { core_->open_feed(); }
+  void close_feed() noexcept { core_->close_feed(); }
   /// A call's timeout, or the pool's default; 0 for none.
   std::chrono::nanoseconds timeout_of(const std::optional<std::chrono::nanoseconds>& asked) const noexcept;
 
@@ -101,7 +105,7 @@ class ThreadBackend {
   }
   template <bool Star, class Item, class F, class It, class Job>
   void chunk(const std::shared_ptr<Job>& job, std::size_t index, F& f, std::chrono::nanoseconds timeout, It first,
-             It last) {
+             It last, bool continuation = false) {
     refuse_timeout(timeout);
     using Fn = std::decay_t<F>;
     using V = ValueOf<item_result_t<Fn, Item, Star>>;
@@ -112,9 +116,12 @@ class ThreadBackend {
                   for (Item& item : work->second) values->push_back(call_item<Fn, Item, Star>(work->first, item));
                   return [job, index, values] { job->deliver(index, std::move(*values)); };
                 },
-                [job, index](std::exception_ptr e) { job->chunk_failed(index, e); }});
+                [job, index](std::exception_ptr e) { job->chunk_failed(index, e); }},
+           continuation);
   }
   std::chrono::nanoseconds timeout_of(const std::optional<std::chrono::nanoseconds>& asked) const;
+  void open_feed();
+  void close_feed() noexcept;
 
   void close();
   /// Queued calls fail; running ones finish (a thread cannot be stopped);
@@ -133,7 +140,8 @@ class ThreadBackend {
     std::function<void(std::exception_ptr)> fail;
   };
   static void refuse_timeout(std::chrono::nanoseconds timeout);
-  void submit(Task task);
+  void submit(Task task, bool continuation = false);
+  void stop_workers_locked();
   void worker_main();
   void result_main();
 
@@ -142,6 +150,9 @@ class ThreadBackend {
   std::function<void()> initializer_;
   std::mutex broken_mu_;
   std::string broken_;  // an initializer failed
+  std::mutex feeds_mu_;
+  int feeds_ = 0;              // imaps still reading their input
+  bool stop_pending_ = false;  // close() waits for them to end
   queue::Queue<Task> tasks_;
   queue::Queue<std::function<void()>> results_;
   std::vector<threading::Thread> threads_;

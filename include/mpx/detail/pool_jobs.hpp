@@ -46,8 +46,9 @@ using ErrorCallback = std::function<void(std::exception_ptr)>;
 namespace detail {
 
 /// A progress line on stderr for map/imap (`.progress = true`): items done,
-/// rate and ETA, redrawn at most ten times a second — only when stderr is a
-/// terminal. Updated by the result thread only.
+/// rate and ETA (a count and a rate when the total is unknown: an imap over
+/// an unsized range), redrawn at most ten times a second — only when stderr
+/// is a terminal. Updated by the result thread, finished by either side.
 class Progress {
  public:
   Progress(bool enabled, std::size_t total);
@@ -57,11 +58,24 @@ class Progress {
 
  private:
   void draw(bool final) noexcept;
+  std::mutex mu_;
   bool on_ = false;
   std::size_t total_ = 0;
   std::size_t done_ = 0;
   std::int64_t start_ns_ = 0;
   std::int64_t last_draw_ns_ = 0;
+};
+
+/// Whether a pool still lives, for the imap feeds that hold on to it.
+struct FeedGate {
+  std::mutex mu;
+  bool alive = true;
+};
+
+/// What an IMapIterator calls to read more of its input (BasicPool::submit_imap).
+struct ImapFeed {
+  virtual ~ImapFeed() = default;
+  virtual void feed() = 0;
 };
 
 /// Runs a user callback on the result thread: what it throws is reported on
@@ -201,19 +215,56 @@ class MapJob final : public PoolJob {
   Progress progress_;
 };
 
-/// imap / imap_unordered: items handed to the iterating thread as they come.
+/// imap / imap_unordered: items handed to the iterating thread as they
+/// come. Its chunks are added as the input is read (IMapIterator reads it
+/// lazily, a window ahead of the consumer), so the total is known only once
+/// the input ends.
 template <class V>
 class IMapJob final : public PoolJob {
  public:
   using Outcome = std::variant<V, std::exception_ptr>;
 
-  IMapJob(Chunking chunks, bool ordered, bool progress)
-      : chunks_(chunks), ordered_(ordered), slots_(ordered ? chunks.total : 0), progress_(progress, chunks.total) {}
+  IMapJob(bool ordered, bool progress, std::size_t expected) : ordered_(ordered), progress_(progress, expected) {}
 
+  // ---- the reading side (the iterating thread) ----
+  /// Registers the next chunk of `length` items; returns its index.
+  std::size_t add_chunk(std::size_t length) {
+    std::lock_guard lock(mu_);
+    chunks_.push_back({submitted_, length});
+    submitted_ += length;
+    return chunks_.size() - 1;
+  }
+  /// The input ended after the items registered so far.
+  void input_done() {
+    {
+      std::lock_guard lock(mu_);
+      input_ended_ = true;
+    }
+    ready_.notify_all();
+  }
+  /// Reading the input threw: Python's imap raises it after the items read
+  /// so far (in order: where the next chunk would be) and then ends.
+  void input_failed(std::exception_ptr error) {
+    {
+      std::lock_guard lock(mu_);
+      store(submitted_, Outcome(std::in_place_index<1>, std::move(error)));
+      ++submitted_;
+      input_ended_ = true;
+      end_after_ = std::min(end_after_, submitted_);
+    }
+    ready_.notify_all();
+  }
+  /// Items registered and not yet taken: how far ahead of the consumer the reading is.
+  std::size_t ahead() {
+    std::lock_guard lock(mu_);
+    return submitted_ - taken_;
+  }
+
+  // ---- the result thread ----
   void chunk_done(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
     std::vector<V> part;
     try {
-      part = decode_chunk<V>(bytes, chunks_.length(chunk));
+      part = decode_chunk<V>(bytes, chunk_at(chunk).second);
     } catch (...) {
       return chunk_failed(chunk, std::current_exception());
     }
@@ -222,32 +273,27 @@ class IMapJob final : public PoolJob {
   void deliver(std::size_t chunk, std::vector<V>&& part) noexcept {
     {
       std::lock_guard lock(mu_);
-      std::size_t at = chunks_.first(chunk);
+      std::size_t at = chunks_[chunk].first;
       for (V& v : part) store(at++, Outcome(std::in_place_index<0>, std::move(v)));
-      arrived_ += part.size();
     }
     progress_.advance(part.size());
-    if (arrived_total() == chunks_.total) progress_.finish();
     ready_.notify_all();
   }
   // A failed chunk: Python yields its exception where the chunk's first item
   // would be; with chunksize > 1 its generator then ends (the exception
   // escapes `for item in chunk`), so here the iteration ends there too.
   void chunk_failed(std::size_t chunk, std::exception_ptr error) noexcept override {
+    std::size_t n;
     {
       std::lock_guard lock(mu_);
-      const std::size_t n = chunks_.length(chunk);
-      store(chunks_.first(chunk), Outcome(std::in_place_index<1>, error));
-      if (chunks_.size > 1) {
-        if (ordered_)
-          end_after_ = std::min(end_after_, chunks_.first(chunk) + 1);
-        else
-          end_after_ = std::min(end_after_, taken_ + unordered_.size());
-      }
-      arrived_ += n;
+      const auto [first, length] = chunks_[chunk];
+      n = length;
+      store(first, Outcome(std::in_place_index<1>, error));
+      if (length > 1) end_after_ = std::min(end_after_, ordered_ ? first + 1 : taken_ + unordered_.size());
+      // The rest of an unordered chunk never comes: count it as taken.
+      if (!ordered_) skipped_ += length - 1;
     }
-    progress_.advance(chunks_.length(chunk));
-    if (arrived_total() == chunks_.total) progress_.finish();
+    progress_.advance(n);
     ready_.notify_all();
   }
 
@@ -255,17 +301,22 @@ class IMapJob final : public PoolJob {
   /// TimeoutError if nothing came before `deadline`.
   std::optional<V> next(Deadline deadline) {
     std::unique_lock lock(mu_);
-    if (taken_ >= std::min(chunks_.total, end_after_)) return std::nullopt;
+    auto finished = [&] { return taken_ >= end_after_ || (input_ended_ && taken_ + skipped_ >= submitted_); };
     auto available = [&] {
-      if (ordered_) return slots_[taken_].has_value();
+      if (ordered_) return !ahead_.empty() && ahead_.front().has_value();
       return !unordered_.empty();
     };
-    if (!available()) {
+    auto ready = [&] { return available() || finished(); };
+    if (!ready()) {
       if (deadline.is_never()) {
-        ready_.wait(lock, available);
-      } else if (!ready_.wait_for(lock, deadline.remaining(), available)) {
+        ready_.wait(lock, ready);
+      } else if (!ready_.wait_for(lock, deadline.remaining(), ready)) {
         throw TimeoutError("");
       }
+    }
+    if (!available()) {
+      progress_.finish();
+      return std::nullopt;
     }
     Outcome out = take();
     ++taken_;
@@ -274,37 +325,42 @@ class IMapJob final : public PoolJob {
   }
 
  private:
+  std::pair<std::size_t, std::size_t> chunk_at(std::size_t chunk) {
+    std::lock_guard lock(mu_);
+    return chunks_[chunk];
+  }
   void store(std::size_t at, Outcome&& o) {
-    if (ordered_) {
-      slots_[at].emplace(std::move(o));
-    } else {
+    if (!ordered_) {
       unordered_.push_back(std::move(o));
+      return;
     }
+    if (at < taken_) return;  // cannot happen; never write behind the reader
+    const std::size_t i = at - taken_;
+    if (ahead_.size() <= i) ahead_.resize(i + 1);
+    ahead_[i].emplace(std::move(o));
   }
   Outcome take() {
     if (ordered_) {
-      Outcome o = std::move(*slots_[taken_]);
-      slots_[taken_].reset();
+      Outcome o = std::move(*ahead_.front());
+      ahead_.pop_front();
       return o;
     }
     Outcome o = std::move(unordered_.front());
     unordered_.pop_front();
     return o;
   }
-  std::size_t arrived_total() {
-    std::lock_guard lock(mu_);
-    return arrived_;
-  }
 
-  Chunking chunks_;
-  bool ordered_;
+  const bool ordered_;
   std::mutex mu_;
   std::condition_variable ready_;
-  std::vector<std::optional<Outcome>> slots_;  // ordered
+  std::vector<std::pair<std::size_t, std::size_t>> chunks_;  // first item, length
+  std::deque<std::optional<Outcome>> ahead_;                 // ordered: items from taken_ on
   std::deque<Outcome> unordered_;
-  std::size_t arrived_ = 0;
+  std::size_t submitted_ = 0;
   std::size_t taken_ = 0;
+  std::size_t skipped_ = 0;
   std::size_t end_after_ = static_cast<std::size_t>(-1);
+  bool input_ended_ = false;
   Progress progress_;
 };
 

@@ -174,7 +174,13 @@ class ProcessPoolCore {
   /// Queues chunk `index` of `job`. `message` comes from make_task_message.
   /// Throws: ValueError("Pool not running") after close()/terminate();
   ///   the broken message (BrokenProcessPool) once broken.
-  void submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message);
+  /// `continuation`: more of an imap already under way, taken after close().
+  void submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
+              bool continuation = false);
+  /// An imap reading its input lazily begins / ends: the task ring stays
+  /// open after close() until the last one ends.
+  void open_feed();
+  void close_feed() noexcept;
 
   /// No more submits; the workers exit once the queued tasks are done.
   void close();
@@ -230,6 +236,7 @@ class ProcessPoolCore {
   std::deque<Pending> pending_;  // not yet sent
   std::uint64_t next_id_ = 1;
   std::size_t in_flight_ = 0;
+  int feeds_ = 0;
   enum class State { Running, Closed, Terminated } state_ = State::Running;
   std::string broken_;
   std::vector<Worker> workers_;
