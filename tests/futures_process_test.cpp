@@ -90,7 +90,7 @@ TEST(ProcessPoolExecutor, DoneCallbacksRunOnTheResultThread) {
 
 TEST(ProcessPoolExecutor, PendingCallsCanBeCancelled) {
   fut::ProcessPoolExecutor ex(1);
-  // One running and one in the call queue (max_workers + 1); the rest pending.
+  // One running and two in the call queue (max_workers + 1 besides the running); the rest pending.
   auto blocker = ex.submit(hang, 0);
   std::vector<fut::Future<int>> fs;
   for (int i = 0; i < 5; ++i) fs.push_back(ex.submit(square, i));
@@ -98,6 +98,7 @@ TEST(ProcessPoolExecutor, PendingCallsCanBeCancelled) {
   EXPECT_TRUE(fs.back().cancel());
   EXPECT_TRUE(fs.back().cancelled());
   ex.shutdown({.wait = false, .cancel_futures = true});
+  EXPECT_FALSE(fs[1].cancelled());  // in the call queue
   for (std::size_t i = 2; i < fs.size(); ++i) EXPECT_TRUE(fs[i].cancelled()) << i;
   EXPECT_THROW(ex.submit(square, 1), mpx::RuntimeError);
   for (auto& p : ex.processes()) p.kill();  // let shutdown(wait) in the destructor finish

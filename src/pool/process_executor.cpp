@@ -24,9 +24,12 @@ ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options) {
   config.initializer = options.initializer.run();
   config.ship_initializer = options.initializer.shipper();
   config.maxtasksperchild = options.max_tasks_per_child.value_or(0);
-  // Python's call queue: max_workers + EXTRA_QUEUED_CALLS (1) calls past
-  // PENDING; the rest can still be cancelled.
-  config.max_in_flight = static_cast<std::size_t>(n) + 1;
+  // Python's call queue holds max_workers + EXTRA_QUEUED_CALLS (1) calls
+  // not yet picked up, besides the max_workers running: those are past
+  // PENDING; the rest can still be cancelled. (Counting the running ones
+  // in the same N + 1 left each worker without a next call whenever the
+  // result thread was late, and cost a wake-up chain per task.)
+  config.max_in_flight = 2 * static_cast<std::size_t>(n) + 1;
   config.replace_dead_workers = options.replace_dead_workers;
   config.broken_message =
       "A process in the process pool was terminated abruptly while the future was running or pending.";

@@ -7,8 +7,8 @@
 //   fut::Future<int> f = ex.submit(square, 7);     // runs in a worker process
 //   for (int v : ex.map({.chunksize = 16}, square, std::vector{1, 2, 3})) ...
 //
-// As in Python: at most max_workers + 1 calls are handed to the workers at a
-// time (the call queue); the others stay PENDING and can be cancelled. Done
+// As in Python: besides the calls running, at most max_workers + 1 wait in
+// the call queue; the others stay PENDING and can be cancelled. Done
 // callbacks run on the executor's result thread. A worker that dies
 // abruptly breaks the pool: every pending and running future fails with
 // BrokenProcessPool, as do later submits — unless `.replace_dead_workers`,
