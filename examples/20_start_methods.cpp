@@ -1,4 +1,5 @@
-// 20_start_methods: one program under each start method: what a fork child inherits and a spawn child does not.
+// 20_start_methods: one program under each start method: what a fork child inherits and a spawn or forkserver child
+// does not.
 //
 // Python's multiprocessing can start a child in more than one way, and the
 // same program behaves differently under each:
@@ -26,9 +27,14 @@
 // mpx::init(argc, argv) here, first thing in main()): main() never ran there,
 // so the global has its initial value, and only what travels as arguments
 // reaches the child — a function, values that can be encoded, and shared
-// objects, which are the parent's own. Python makes them per context (a
-// fork context's Value refuses a spawned child); mpx's belong to no context,
-// so here one Value and one Queue serve the children of every method.
+// objects, which are the parent's own. forkserver: the child is forked by a
+// server process that is itself a fresh run of the program (started by the
+// first forkserver start, or by mpx::init if forkserver is already the
+// default), so it sees what a spawn child sees and takes what travels the
+// same way, at the cost of a fork instead of an exec. Python makes shared
+// objects per context (a fork context's Value refuses a spawned child);
+// mpx's belong to no context, so here one Value and one Queue serve the
+// children of every method.
 //
 // Usage: 20_start_methods [METHOD...]   (default: each of get_all_start_methods())
 #include <cstdio>
@@ -81,7 +87,7 @@ void run_under(const mpx::Context& ctx, mpx::Value<int> counter, mpx::Queue<std:
 }  // namespace
 
 int main(int argc, char** argv) {
-  mpx::init(argc, argv);  // first: in a spawned child, this runs child(...) and exits
+  mpx::init(argc, argv);  // first: in a spawned child, this runs child(...) and exits; the forkserver serves here
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   std::vector<std::string> methods(argv + 1, argv + argc);

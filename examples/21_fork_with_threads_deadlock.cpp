@@ -1,5 +1,5 @@
 // 21_fork_with_threads_deadlock: a thread holds a mutex when the program forks: the fork child would wait for ever, a
-// spawn child runs.
+// spawn or forkserver child runs.
 //
 // Python 3.12 warns "This process is multi-threaded, use of fork() may lead
 // to deadlocks in the child", and 3.14 stopped forking by default on POSIX.
@@ -15,7 +15,7 @@
 //
 //   if __name__ == '__main__':
 //       threading.Thread(target=holder).start(); held.wait()
-//       for method in ('fork', 'spawn'):
+//       for method in ('fork', 'spawn', 'forkserver'):
 //           p = mp.get_context(method).Process(target=child); p.start(); p.join()
 //
 // fork copies memory, not threads: the child gets the mutex in its locked
@@ -23,7 +23,13 @@
 // nothing there can ever unlock it. Here the child tries the mutex with a
 // timeout (std::timed_mutex::try_lock_for), and says "would deadlock"
 // instead of hanging. A spawn child is a fresh run of the program: its mutex
-// was never locked, whatever the parent's threads hold.
+// was never locked, whatever the parent's threads hold. A forkserver child
+// is a fork of a server process that is itself a fresh, single-threaded run
+// of the program: a fork's cost, nothing of the parent's threads. Here the
+// server is started before the thread (Python's
+// multiprocessing.forkserver.ensure_running()); started later, at the first
+// forkserver start(), it would be just as fresh — it only moves the cost of
+// starting it out of that start().
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -56,6 +62,7 @@ void child_logs() {
 int main(int argc, char** argv) {
   mpx::init(argc, argv);  // first: in a spawned child, this runs child_logs() and exits
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  mpx::forkserver::ensure_running();  // the server: forks the forkserver children below
 
   th::Event held, release;
   th::Thread holder(th::ThreadOptions{.name = "holder"}, [&] {
@@ -67,7 +74,7 @@ int main(int argc, char** argv) {
   held.wait();
   std::printf("main: thread \"holder\" holds the mutex\n");
 
-  for (const char* method : {"fork", "spawn"}) {
+  for (const char* method : {"fork", "spawn", "forkserver"}) {
     std::printf("== %s ==\n", method);
     auto p = mpx::get_context(method).Process(child_logs);
     p.start();

@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "os/popen_forkserver.hpp"
 #include "os/popen_spawn.hpp"
 
 namespace mpx {
@@ -10,7 +11,7 @@ namespace mpx {
 namespace {
 
 const std::vector<std::string>& methods() {
-  static const std::vector<std::string> all{"fork", "spawn"};
+  static const std::vector<std::string> all{"fork", "spawn", "forkserver"};  // Python's order on Linux
   return all;
 }
 
@@ -34,8 +35,17 @@ void check_known(std::string_view method) {
 
 void init(int argc, char** argv) {
   detail::remember_argv(argc, argv);
-  detail::run_if_spawned();  // in a spawned child: never returns
+  detail::run_if_spawned();     // in a spawned child: never returns
+  detail::run_if_forkserver();  // in the forkserver: never returns
+  // Already chosen: start the server now rather than in the first start().
+  if (get_start_method(true) == "forkserver") detail::forkserver_ensure_running();
 }
+
+void set_forkserver_preload(const std::vector<std::string>&) {}
+
+namespace forkserver {
+void ensure_running() { detail::forkserver_ensure_running(); }
+}  // namespace forkserver
 
 void set_start_method(std::string_view method, bool force) {
   check_known(method);

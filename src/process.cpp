@@ -13,11 +13,13 @@
 #include <cstdlib>
 #include <iostream>
 #include <typeinfo>
+#include <utility>
 
 #include "mpx/context.hpp"
 #include "mpx/detail/transfer.hpp"
 #include "os/children.hpp"
 #include "os/popen_fork.hpp"
+#include "os/popen_forkserver.hpp"
 #include "os/popen_spawn.hpp"
 #include "threading_registry.hpp"
 
@@ -57,6 +59,7 @@ std::shared_ptr<ProcessState>& parent_state() {
 struct ParentAtStart {
   std::shared_ptr<ProcessState> creator;  // the parent's own "current" state
   int pid = 0;
+  int pidfd = -1;  // the parent's pidfd, when it is not our parent in the kernel (forkserver)
 };
 ParentAtStart& parent_at_start() {
   static auto* p = new ParentAtStart;
@@ -103,14 +106,19 @@ void check_not_closed(const ProcessState& st) {
 }
 
 // The child's side of start(): become the current process, run, report.
-int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent_pid) {
+int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent_pid, int parent_pidfd = -1) {
   parent_at_start().creator = current_state();
   parent_at_start().pid = parent_pid;
+  // A fork child of a forkserver child inherits its parent's pidfd of *its*
+  // parent: not ours.
+  if (parent_at_start().pidfd >= 0 && parent_at_start().pidfd != parent_pidfd) ::close(parent_at_start().pidfd);
+  parent_at_start().pidfd = parent_pidfd;
   parent_state().reset();
 
   st->kind = ProcessState::Kind::Current;
   st->pid = ::getpid();
   st->pidfd.reset();
+  st->status.reset();
   current_state() = st;
   if (g_current) *g_current = Process(self);  // the static handle now names us
   // Python's _bootstrap: a process made by a context uses that context's
@@ -141,6 +149,7 @@ int bootstrap(Process& self, const std::shared_ptr<ProcessState>& st, int parent
   // children terminated (daemons) and joined, before it exits.
   detail::threading_shutdown();
   detail::exit_children();
+  detail::forkserver_stop();
   return code;
 }
 
@@ -168,8 +177,10 @@ int spawned_main(const SpawnRequest& request) {
   };
   if (request.daemon) {
     // As a daemon fork child: it dies with its parent, even a SIGKILLed one.
+    // Under forkserver our kernel parent is the server, which dies with the
+    // parent.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != request.parent_pid) return 1;
+    if (::getppid() != request.launcher_pid) return 1;
   }
   // Python's child reads nothing from the parent's terminal.
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -178,7 +189,7 @@ int spawned_main(const SpawnRequest& request) {
     ::close(null);
   }
   Process self{st};
-  return ::mpx::bootstrap(self, st, request.parent_pid);
+  return ::mpx::bootstrap(self, st, request.parent_pid, request.parent_pidfd);
 }
 
 }  // namespace detail
@@ -245,7 +256,11 @@ void Process::start() {
       request.parent_pid = parent_pid;
       request.parent_name = current_state()->name;
       request.start_method = method;
-      detail::popen_spawn(st, state_, request, transfer.fds);
+      if (method == "forkserver") {
+        detail::popen_forkserver(st, state_, request, transfer.fds);
+      } else {
+        detail::popen_spawn(st, state_, request, transfer.fds);
+      }
       transfer.commit();
     }
   } catch (...) {
@@ -344,6 +359,7 @@ void Process::close() {
   std::lock_guard lock(st.mu);
   if (st.kind != ProcessState::Kind::Child) return;
   st.pidfd.reset();
+  st.status.reset();
   st.target = nullptr;
   st.shipper = nullptr;
   st.closed = true;
@@ -388,7 +404,9 @@ int Process::sentinel() const {
   std::lock_guard lock(st.mu);
   check_not_closed(st);
   if (!st.started || !st.pidfd) throw ValueError("process not started");
-  return st.pidfd.get();
+  // A forkserver child is not ours to reap: its pidfd is readable before the
+  // server has reaped it, the status socket once its exit code can be read.
+  return st.status && !st.orphaned ? st.status.get() : st.pidfd.get();
 }
 
 bool Process::closed() const {
@@ -415,8 +433,11 @@ std::optional<Process> parent_process() {
     parent->started = true;
     parent->pid = at_start.pid;
     // Still our parent, so its pid cannot have been reused: safe to watch.
-    // Otherwise it is gone, and is_alive() says so (no pidfd).
-    if (::getppid() == at_start.pid) {
+    // Otherwise it is gone, and is_alive() says so (no pidfd). A forkserver
+    // child was handed a pidfd of its parent, opened race-free by the server.
+    if (at_start.pidfd >= 0) {
+      parent->pidfd = detail::Fd(std::exchange(at_start.pidfd, -1));
+    } else if (::getppid() == at_start.pid) {
       try {
         parent->pidfd = detail::Fd::pidfd_open(at_start.pid);
       } catch (const Error&) {

@@ -1,6 +1,8 @@
 // Start methods and contexts: set/get_start_method, get_context, and the
 // spawn method (a fresh run of this test binary, told what to run by
-// mpx::init in tests/support/main.cpp).
+// mpx::init in tests/support/main.cpp). The shared objects that travel are
+// checked under spawn and forkserver alike (FreshSharedObjects); the rest of
+// forkserver is in forkserver_test.cpp.
 #include "mpx/context.hpp"
 
 #include <gtest/gtest.h>
@@ -58,6 +60,7 @@ TEST(StartMethods, AllAndDefault) {
   EXPECT_EQ(mpx::get_start_method(), "fork");
   EXPECT_EQ(mpx::get_context().get_start_method(), "fork");
   EXPECT_EQ(mpx::get_context("spawn").get_start_method(), "spawn");
+  EXPECT_EQ(mpx::get_context("forkserver").get_start_method(), "forkserver");
   EXPECT_THROW(mpx::get_context("telepathy"), mpx::ValueError);
   EXPECT_THROW(mpx::set_start_method("telepathy"), mpx::ValueError);
 }
@@ -212,8 +215,17 @@ void use_everything(mpx::Value<int> v, mpx::Array<double> a, mpx::Queue<std::str
 
 }  // namespace
 
-TEST(Spawn, SharedObjectsAreTheSameObjectsInTheChild) {
-  auto ctx = mpx::get_context("spawn");
+// Spawn and forkserver children both get the call and its shared objects
+// through the same request (os/popen_spawn.hpp).
+class FreshSharedObjects : public ::testing::TestWithParam<std::string> {
+ protected:
+  mpx::Context ctx() const { return mpx::get_context(GetParam()); }
+};
+INSTANTIATE_TEST_SUITE_P(Method, FreshSharedObjects, ::testing::Values("spawn", "forkserver"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(FreshSharedObjects, AreTheSameObjectsInTheChild) {
+  auto ctx = this->ctx();
   mpx::Lock lock;
   mpx::Event held, go;
   auto p = ctx.Process(hold_lock, lock, held, go);
@@ -227,8 +239,8 @@ TEST(Spawn, SharedObjectsAreTheSameObjectsInTheChild) {
   lock.release();
 }
 
-TEST(Spawn, ValuesArraysQueuesSemaphoresConditionsAndConnectionsTravel) {
-  auto ctx = mpx::get_context("spawn");
+TEST_P(FreshSharedObjects, ValuesArraysQueuesSemaphoresConditionsAndConnectionsTravel) {
+  auto ctx = this->ctx();
   mpx::Value<int> v(1);
   mpx::Array<double> a{1.0, 2.0, 3.0};
   mpx::Queue<std::string> q;
@@ -254,17 +266,17 @@ namespace {
 void meet(mpx::Barrier barrier, mpx::Value<int> index) { index = static_cast<int>(barrier.wait(20s)); }
 }  // namespace
 
-TEST(Spawn, BarrierTravels) {
+TEST_P(FreshSharedObjects, BarrierTravels) {
   mpx::Barrier barrier(2);
   mpx::Value<int> theirs(-1);
-  auto p = mpx::get_context("spawn").Process(meet, barrier, theirs);
+  auto p = ctx().Process(meet, barrier, theirs);
   p.start();
   std::uint32_t mine = barrier.wait(20s);
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
   EXPECT_EQ(mine + static_cast<std::uint32_t>(theirs.value()), 1u);  // indices 0 and 1
   mpx::Barrier with_action(2, [] {});
-  auto q = mpx::get_context("spawn").Process(meet, with_action, theirs);
+  auto q = ctx().Process(meet, with_action, theirs);
   EXPECT_THROW(q.start(), mpx::ProcessError);
 }
 

@@ -1,6 +1,10 @@
 // futures.thread.* limit: the baseline's std::thread pool (baseline/c/thread_bench.cpp,
 // as copied in baseline/peers/pools.cpp): 2 workers on a mutex + condition
 // variable deque of std::function, a std::packaged_task and std::future per task.
+// futures.process.* limit: the minimal shared-memory process pool of
+// bench/pool/shm_pool.hpp, 2 forked workers: .submit as pool.map.chunksize1's
+// limit (one message per task and per result, spin then futex), .rt as
+// pool.apply_async.rt's (one task at a time, blocking futex round trip).
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -10,7 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "drive.hpp"
+#include "../pool/shm_pool.hpp"
+#include "drive_process.hpp"
 
 namespace {
 
@@ -69,7 +74,32 @@ class BaselinePool {
 
 }  // namespace
 
+// Run first, before the thread pool exists: the workers are forked.
+void run_process(const bench::Args& args) {
+  const char* tput = "futures.process.submit";
+  if (args.wants(tput)) {
+    const long n = args.count(tput, 200000);
+    shmpool::Pool pool(2, shmpool::Mode::Spin, 0);
+    bench::emit(tput, "tasks/s",
+                bench::repeat(
+                    args.reps(), [&] { return pool.map_one_by_one(static_cast<std::uint64_t>(n / 10 + 1)); },
+                    [&] { return pool.map_one_by_one(static_cast<std::uint64_t>(n)); }));
+  }
+  const char* rt = "futures.process.rt";
+  if (args.wants(rt)) {
+    const long n = args.count(rt, 20000);
+    shmpool::Pool pool(2, shmpool::Mode::Block, 0);
+    bench::emit(rt, "us",
+                bench::repeat(
+                    args.reps(), [&] { return pool.round_trip_us(static_cast<std::uint64_t>(n / 10 + 1)); },
+                    [&] { return pool.round_trip_us(static_cast<std::uint64_t>(n)); }));
+  }
+}
+
 int main(int argc, char** argv) {
+  const bench::Args args(argc, argv);
+  run_process(args);
+  if (!futbench::wants_thread(args)) return 0;
   BaselinePool pool(2);
   return futbench::run(
       argc, argv, [&](long i) { return pool.submit([i] { return i * i; }); },

@@ -1,4 +1,5 @@
-"""futures.thread.* in Python: concurrent.futures.ThreadPoolExecutor(2).
+"""futures.thread.* in Python: concurrent.futures.ThreadPoolExecutor(2);
+futures.process.* with ProcessPoolExecutor(2) (fork context), measured the same way.
 
 futures.thread.submit   N submit(f, i) of a trivial task (i * i), then
                         result() of each in order; tasks/s
@@ -6,7 +7,8 @@ futures.thread.rt       submit(f, i).result() one at a time; µs per round trip
 """
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import pybench  # noqa: E402
@@ -39,8 +41,28 @@ def us_round_trip(ex, n):
     return s / n * 1e6
 
 
+def run_process(args):
+    if not (args.wants("futures.process.submit") or args.wants("futures.process.rt")):
+        return
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as ex:
+        list(ex.map(square, range(200)))  # starts both workers
+        name = "futures.process.submit"
+        if args.wants(name):
+            n = args.count(name, 20000)
+            pybench.emit(name, "tasks/s", pybench.repeat(args.reps, lambda: tasks_per_s(ex, n // 10 + 1),
+                                                         lambda: tasks_per_s(ex, n)))
+        name = "futures.process.rt"
+        if args.wants(name):
+            n = args.count(name, 3000)
+            pybench.emit(name, "us", pybench.repeat(args.reps, lambda: us_round_trip(ex, n // 10 + 1),
+                                                    lambda: us_round_trip(ex, n)))
+
+
 def main():
     args = pybench.Args()
+    run_process(args)
+    if not (args.wants("futures.thread.submit") or args.wants("futures.thread.rt")):
+        return
     with ThreadPoolExecutor(2) as ex:
         name = "futures.thread.submit"
         if args.wants(name):

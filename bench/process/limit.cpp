@@ -2,6 +2,8 @@
 //   fork    fork() + _exit(0) + waitpid() from a small process (BASELINES.md
 //           B1 fork_exit_waitpid_small);
 //   spawn   posix_spawn() of /bin/true + waitpid(): starting a fresh program.
+//   forkserver  the same fork()+_exit(0)+waitpid() as fork: a forkserver's
+//           child can at best cost one fork of a small process.
 #include <spawn.h>
 #include <unistd.h>
 
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
     const char* name;
     double (*once)(long);
   };
-  for (Figure f : {Figure{"process.start_join.fork", ms_per_fork}, Figure{"process.start_join.spawn", ms_per_spawn}}) {
+  for (Figure f : {Figure{"process.start_join.fork", ms_per_fork}, Figure{"process.start_join.spawn", ms_per_spawn},
+                   Figure{"process.start_join.forkserver", ms_per_fork}}) {
     if (!args.wants(f.name)) continue;
     long n = args.count(f.name, 2000);
     bench::emit(f.name, "ms",

@@ -4,10 +4,13 @@
 //   process.start_join.fork    the default start method
 //   process.start_join.spawn   mpx::get_context("spawn"): a fresh run of this
 //                              binary, which mpx::init turns into the child
+//   process.start_join.forkserver  mpx::get_context("forkserver"): a fork of
+//                              the server (a fresh run of this binary, started
+//                              once, in the warm-up) per child
 //
 // Python does the same with multiprocessing's contexts (python.py); the
-// limits are a bare fork()+_exit(0)+waitpid and posix_spawn of /bin/true
-// (limit.cpp).
+// limits are a bare fork()+_exit(0)+waitpid (fork, and forkserver: its best
+// case is one fork of a small process) and posix_spawn of /bin/true (limit.cpp).
 #include <mpx/context.hpp>
 #include <mpx/process.hpp>
 
@@ -32,9 +35,9 @@ double ms_per_process(const mpx::Context& ctx, long n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mpx::init(argc, argv);  // a spawned child runs noop here and exits
+  mpx::init(argc, argv);  // a spawned child runs noop here and exits; the forkserver serves here
   bench::Args args(argc, argv);
-  for (const char* method : {"fork", "spawn"}) {
+  for (const char* method : {"fork", "spawn", "forkserver"}) {
     std::string name = std::string("process.start_join.") + method;
     if (!args.wants(name)) continue;
     auto ctx = mpx::get_context(method);

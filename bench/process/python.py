@@ -1,6 +1,7 @@
-"""process.start_join.fork / .spawn in Python: multiprocessing's fork and
-spawn contexts, Process(target=noop).start(); join(), n in a row,
-milliseconds per process (BASELINES.md A1, mp_process_fork / _spawn)."""
+"""process.start_join.fork / .spawn / .forkserver in Python: multiprocessing's
+fork, spawn and forkserver contexts, Process(target=noop).start(); join(), n
+in a row, milliseconds per process (BASELINES.md A1, mp_process_fork /
+_spawn). The forkserver is started in the warm-up run."""
 import multiprocessing as mp
 import os
 import sys
@@ -8,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import pybench  # noqa: E402
 
-METHODS = ("fork", "spawn")
+METHODS = ("fork", "spawn", "forkserver")
 
 
 def noop():

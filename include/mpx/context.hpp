@@ -20,7 +20,12 @@
 //            so replacing the file on disk meanwhile changes nothing): it
 //            inherits nothing but what is shipped to it, so the target must
 //            travel (a function with Encodable arguments, detail/shipping.hpp)
-//            and main() must call mpx::init(argc, argv) before anything else.
+//            and main() must call mpx::init(argc, argv) before anything else;
+//   "forkserver"  as spawn for the target and mpx::init, but the child is
+//            forked by a server process — a fresh, single-threaded run of the
+//            binary, started once — so it inherits no thread's locks, and a
+//            start costs a fork of a small process, not an exec
+//            (docs/context.md: the server, its lifetime, the daemon rules).
 //
 // A context's Process refuses a target that cannot travel under its method
 // when it is made; plain mpx::Process under a spawn default refuses at
@@ -38,9 +43,27 @@
 namespace mpx {
 
 /// Called first thing in main(). In a process started by spawn it runs the
-/// shipped call and exits (it never returns there); in the main process it
-/// only records that the program is ready to spawn.
+/// shipped call and exits (it never returns there); in the forkserver it
+/// serves (and never returns); in the main process it records that the
+/// program is ready to spawn, and starts the forkserver if "forkserver" is
+/// already the default start method (otherwise the first forkserver start()
+/// starts it, as in Python).
+/// Throws: OSError if the forkserver cannot be started.
 void init(int argc, char** argv);
+
+/// Python: multiprocessing.set_forkserver_preload(module_names). Accepted and
+/// ignored: Python imports the modules in the server so its children need
+/// not; mpx's server is the program's own binary, in which everything is
+/// already loaded and every static initialiser has run.
+void set_forkserver_preload(const std::vector<std::string>& module_names);
+
+namespace forkserver {
+/// Python: multiprocessing.forkserver.ensure_running() — starts the server
+/// now if it is not running (say, before the program starts a thread pool,
+/// so the first start() does not pay for it).
+/// Throws: ProcessError without mpx::init; OSError if it cannot be started.
+void ensure_running();
+}  // namespace forkserver
 
 /// Python: multiprocessing.set_start_method(method, force=False).
 /// Throws: RuntimeError("context has already been set") if a method was set
@@ -111,5 +134,26 @@ class SpawnContext : public Context {
 };
 
 inline SpawnContext spawn_context() { return SpawnContext{}; }
+
+/// The forkserver context with the method known at compile time, as
+/// spawn_context(): mpx::forkserver_context().Process([&] { ... }) does not compile.
+class ForkserverContext : public Context {
+ public:
+  ForkserverContext() : Context(get_context("forkserver")) {}
+
+  template <class F, class... Args>
+  ::mpx::Process Process(F&& target, Args&&... args) const {
+    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  ::mpx::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+    static_assert(detail::Shippable<F, Args...>,
+                  "mpx: under forkserver the target must travel to a fresh process: a function, a static member "
+                  "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
+    return Context::Process(std::move(options), std::forward<F>(target), std::forward<Args>(args)...);
+  }
+};
+
+inline ForkserverContext forkserver_context() { return ForkserverContext{}; }
 
 }  // namespace mpx

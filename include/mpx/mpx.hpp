@@ -17,6 +17,7 @@
 #include "mpx/futures.hpp"
 #include "mpx/net/selectors.hpp"
 #include "mpx/net/socket.hpp"
+#include "mpx/pool.hpp"
 #include "mpx/process.hpp"
 #include "mpx/queue.hpp"
 #include "mpx/queues.hpp"

@@ -151,7 +151,8 @@ class Process {
   bool daemon() const;
   /// Throws: AssertionError once started ("process has already started").
   void set_daemon(bool daemon);
-  /// A descriptor that becomes readable when the child exits (a pidfd), for
+  /// A descriptor that becomes readable when the child exits (a pidfd; for a
+  /// forkserver child, the socket its exit code comes through), for
   /// poll/epoll/select or mpx::connection::wait. Valid until close().
   /// Python: Process.sentinel. Throws: ValueError if not started.
   int sentinel() const;

@@ -2,13 +2,16 @@
 #include "os/children.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 #include "mpx/detail/shared_object.hpp"
 #include "mpx/errors.hpp"
@@ -34,20 +37,23 @@ int pidfd_send_signal(int pidfd, int signo) {
 
 void atexit_handler() { exit_children(); }
 
-}  // namespace
+// The forkserver writes a child's exit code (Python's: the code, or -signum)
+// once, then closes. Nothing, or a short read, means the server died first.
+// Peeked, not read: the bytes stay, so the descriptor (the sentinel) stays
+// readable for ever after, as a pidfd does — a read could empty it before
+// the server's close made it readable again.
+std::optional<int> read_exit_status(int fd) {
+  std::int32_t code = 0;
+  ssize_t n;
+  do {
+    n = ::recv(fd, &code, sizeof code, MSG_PEEK | MSG_WAITALL);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof code)) return std::nullopt;
+  return code;
+}
 
-std::optional<int> wait_child(ProcessState& st, Deadline deadline) {
-  int pidfd;
-  {
-    std::lock_guard lock(st.mu);
-    if (st.exitcode || !st.pidfd) return st.exitcode;
-    pidfd = st.pidfd.get();
-  }
-  // Sleep outside the lock so is_alive() from another thread never waits on us.
-  // The pidfd stays open meanwhile: close() refuses while the child is unreaped.
-  if (!wait_readable(pidfd, deadline.poll_timeout_ms())) return std::nullopt;
-  std::lock_guard lock(st.mu);
-  if (st.exitcode) return st.exitcode;
+// With st.mu held, once the pidfd of a child of ours is readable.
+std::optional<int> reap_locked(ProcessState& st) {
   siginfo_t info{};
   int rc;
   do {
@@ -58,13 +64,49 @@ std::optional<int> wait_child(ProcessState& st, Deadline deadline) {
     // code). The exit status is lost; report it as Python reports an unknown one.
     if (errno == ECHILD) {
       st.exitcode = 255;
+      settle_fork_ledger(std::exchange(st.fork_ledger, 0));
       return st.exitcode;
     }
     throw_os_error("waitid(P_PIDFD)");
   }
   if (info.si_pid == 0) return std::nullopt;  // readable but not yet waitable: treat as running
   st.exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+  // Gone for good: what it did not give back of its fork's counts, we do.
+  settle_fork_ledger(std::exchange(st.fork_ledger, 0));
   return st.exitcode;
+}
+
+}  // namespace
+
+std::optional<int> wait_child(ProcessState& st, Deadline deadline) {
+  for (;;) {
+    int fd;
+    bool by_status;
+    {
+      std::lock_guard lock(st.mu);
+      if (st.exitcode || !st.pidfd) return st.exitcode;
+      by_status = st.status && !st.orphaned;
+      fd = by_status ? st.status.get() : st.pidfd.get();
+    }
+    // Sleep outside the lock so is_alive() from another thread never waits on us.
+    // The pidfd stays open meanwhile: close() refuses while the child is unreaped.
+    if (!wait_readable(fd, deadline.poll_timeout_ms())) return std::nullopt;
+    std::lock_guard lock(st.mu);
+    if (st.exitcode) return st.exitcode;
+    if (!st.status) return reap_locked(st);
+    if (!by_status) {
+      st.exitcode = 255;  // orphaned (below) and now gone
+      return st.exitcode;
+    }
+    if (st.orphaned) continue;  // another thread found the server gone meanwhile
+    if (auto code = read_exit_status(st.status.get())) {
+      st.exitcode = *code;
+      return st.exitcode;
+    }
+    // The server died before it reported: the child may still run. Watch it
+    // by its pidfd from now on; its exit code is lost (Python: 255, at once).
+    st.orphaned = true;
+  }
 }
 
 void signal_child(ProcessState& st, int signo) {

@@ -36,16 +36,22 @@ struct ProcessState {
   bool started = false;
   bool closed = false;
   int pid = 0;
-  Fd pidfd;
+  Fd pidfd;               // to signal the child; for fork and spawn children also to wait for it
+  Fd status;              // forkserver children: the socket the server writes the exit code to
+  bool orphaned = false;  // the server died before it wrote the code: watch the pidfd
   std::optional<int> exitcode;
   std::function<void()> target;
   std::function<ShippedCall()> shipper;  // the target as a call that travels; null if it cannot
   std::string start_method;              // empty: the default at start()
+  std::uint64_t fork_ledger = 0;         // fork: what to give back for it once reaped (shared_object.hpp)
 };
 
 /// Polls `st`'s pidfd until the child exits or `deadline` passes, then reaps
 /// it (waitid) and records the exit code. Returns the exit code, or nullopt
-/// if the child is still running. Safe from any thread.
+/// if the child is still running. Safe from any thread. A forkserver child
+/// (st.status set) is the server's to reap: its exit code is read from the
+/// status socket instead; if the server died first, the child is waited for
+/// by its pidfd and its code is 255 (Python's, which does not wait).
 std::optional<int> wait_child(ProcessState& st, Deadline deadline);
 
 /// Sends `signo` to a started, unreaped child; a child already reaped is left alone.

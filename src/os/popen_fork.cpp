@@ -14,6 +14,7 @@
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 
+#include "mpx/detail/shared_object.hpp"
 #include "mpx/errors.hpp"
 
 namespace mpx::detail {
@@ -68,18 +69,28 @@ void popen_fork(ProcessState& st, const std::shared_ptr<ProcessState>& keep, con
   const bool synced = dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(std::cout.rdbuf()) != nullptr;
   (void)__fpending(stdout);
   const bool daemon = st.daemon;
-  int pid = fork_and_run([&]() -> int {
-    if (daemon) {
-      // A daemon dies with its parent even if the parent is SIGKILLed. If the
-      // parent died before prctl took effect, we are already orphaned.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent_pid) return 1;
-    }
-    stdin_to_devnull();
-    int code = child_main();
-    flush_std_streams(synced);
-    return code;
-  });
+  // The counts this fork takes for the child are listed, so that a child
+  // killed before it gives them back has them given back when it is reaped.
+  request_fork_ledger();
+  int pid = -1;
+  try {
+    pid = fork_and_run([&]() -> int {
+      if (daemon) {
+        // A daemon dies with its parent even if the parent is SIGKILLed. If the
+        // parent died before prctl took effect, we are already orphaned.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent_pid) return 1;
+      }
+      stdin_to_devnull();
+      int code = child_main();
+      flush_std_streams(synced);
+      return code;
+    });
+  } catch (...) {
+    settle_fork_ledger(take_fork_ledger());  // no child: give its counts back
+    throw;
+  }
+  const std::uint64_t ledger = take_fork_ledger();
   Fd pidfd;
   try {
     pidfd = Fd::pidfd_open(pid);
@@ -88,6 +99,7 @@ void popen_fork(ProcessState& st, const std::shared_ptr<ProcessState>& keep, con
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
+    settle_fork_ledger(ledger);
     throw;
   }
   {
@@ -95,6 +107,7 @@ void popen_fork(ProcessState& st, const std::shared_ptr<ProcessState>& keep, con
     st.pid = pid;
     st.pidfd = std::move(pidfd);
     st.started = true;
+    st.fork_ledger = ledger;
   }
   register_child(keep);
 }

@@ -29,11 +29,10 @@ namespace {
 // The descriptor the child reads its request from, and the variable that
 // tells mpx::init so.
 constexpr int kRequestFd = 3;
-constexpr int kArenaFd = 4;     // the parent's shared arena, which the child adopts
-constexpr int kFirstArgFd = 5;  // then the descriptors of Connection arguments
 constexpr const char* kSpawnVar = "MPX_SPAWN_FD";
-// A request is a few hundred bytes plus the encoded arguments.
-constexpr std::uint32_t kMaxRequest = 256u << 20;
+// Every variable that tells mpx::init what this process is: a child of ours
+// must not inherit one meant for us.
+constexpr const char* kMarkers[] = {"MPX_SPAWN_FD=", "MPX_FORKSERVER="};
 
 std::vector<std::string>& saved_argv() {
   static auto* v = new std::vector<std::string>;
@@ -64,8 +63,10 @@ bool read_all(int fd, void* data, std::size_t n) {
   return true;
 }
 
+const char* g_who = "spawned process";
+
 [[noreturn]] void child_fail(const std::string& what) {
-  std::fprintf(stderr, "mpx: spawned process: %s\n", what.c_str());
+  std::fprintf(stderr, "mpx: %s: %s\n", g_who, what.c_str());
   std::fflush(stderr);
   ::_exit(1);
 }
@@ -81,43 +82,17 @@ void remember_argv(int argc, char** argv) {
 
 bool init_called() noexcept { return g_init_called; }
 
-void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request,
-                 const std::vector<int>& fds) {
-  if (!g_init_called) {
-    throw ProcessError(
-        "the spawn start method needs mpx::init(argc, argv) first thing in main(): the child runs the "
-        "program again, and mpx::init is where it runs the shipped call instead of main()");
-  }
-  std::vector<std::byte> body = encode(request);
-  if (body.size() > kMaxRequest) throw ValueError("spawn request too large (its arguments encode to over 256 MiB)");
-
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-
-  Fd read_end, write_end;
-  {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) throw_os_error("pipe2");
-    read_end = Fd(p[0]);
-    write_end = Fd(p[1]);
-  }
+int spawn_self(const std::vector<int>& fds, const std::vector<std::string>& env) {
   // Every descriptor goes to a fixed number in the child. dup2 onto its own
   // number would leave FD_CLOEXEC set, and a later dup2 could overwrite a
   // source still to be copied: copy every source above the targets first.
-  const int first_free = kFirstArgFd + static_cast<int>(fds.size());
+  const int first_free = kRequestFd + static_cast<int>(fds.size());
   std::vector<Fd> sources;
-  auto above = [&](int fd) {
+  for (int fd : fds) {
     int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, first_free);
     if (moved < 0) throw_os_error("fcntl(F_DUPFD_CLOEXEC)");
     sources.emplace_back(moved);
-    return moved;
-  };
-  const int request_src = above(read_end.get());
-  read_end.reset();
-  const int arena_src = above(Arena::shared().fd());
-  std::vector<int> arg_src;
-  for (int fd : fds) arg_src.push_back(above(fd));
+  }
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -131,10 +106,8 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
       posix_spawnattr_destroy(attr);
     }
   } cleanup{&fa, &attr};
-  posix_spawn_file_actions_adddup2(&fa, request_src, kRequestFd);
-  posix_spawn_file_actions_adddup2(&fa, arena_src, kArenaFd);
-  for (std::size_t i = 0; i < arg_src.size(); ++i) {
-    posix_spawn_file_actions_adddup2(&fa, arg_src[i], kFirstArgFd + static_cast<int>(i));
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&fa, sources[i].get(), kRequestFd + static_cast<int>(i));
   }
   // Python's spawn passes only the descriptors it means to (close_fds):
   // nothing else of the parent's leaks into the fresh program.
@@ -153,23 +126,45 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string var = std::string(kSpawnVar) + "=" + std::to_string(kRequestFd);
+  std::vector<std::string> vars = env;
   std::vector<char*> envp;
   for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, kSpawnVar, std::strlen(kSpawnVar)) != 0) envp.push_back(*e);
+    bool marker = false;
+    for (const char* m : kMarkers) marker = marker || std::strncmp(*e, m, std::strlen(m)) == 0;
+    if (!marker) envp.push_back(*e);
   }
-  envp.push_back(var.data());
+  for (auto& v : vars) envp.push_back(v.data());
   envp.push_back(nullptr);
 
   pid_t pid = 0;
   // /proc/self/exe: the binary this process runs, even if the file on disk
   // was replaced or removed since it started.
   int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv.data(), envp.data());
-  if (rc != 0) {
-    errno = rc;
-    throw_os_error("posix_spawn(/proc/self/exe)");
+  if (rc != 0) throw_os_error("posix_spawn(/proc/self/exe)", rc);
+  return pid;
+}
+
+void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, const SpawnRequest& request,
+                 const std::vector<int>& fds) {
+  if (!g_init_called) {
+    throw ProcessError(
+        "the spawn start method needs mpx::init(argc, argv) first thing in main(): the child runs the "
+        "program again, and mpx::init is where it runs the shipped call instead of main()");
   }
-  sources.clear();
+  std::vector<std::byte> body = encode(request);
+  if (body.size() > kMaxSpawnRequest) {
+    throw ValueError("spawn request too large (its arguments encode to over 256 MiB)");
+  }
+
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+
+  auto [read_end, write_end] = Fd::pipe();
+  std::vector<int> passed{read_end.get(), Arena::shared().fd()};
+  passed.insert(passed.end(), fds.begin(), fds.end());
+  const int pid = spawn_self(passed, {std::string(kSpawnVar) + "=" + std::to_string(kRequestFd)});
+  read_end.reset();
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
@@ -177,8 +172,7 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
     ::kill(pid, SIGKILL);  // a child we cannot watch must not be left behind
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    errno = saved;
-    throw_os_error("pidfd_open");
+    throw_os_error("pidfd_open", saved);
   }
   {
     std::lock_guard lock(st.mu);
@@ -200,7 +194,7 @@ void popen_spawn(ProcessState& st, const std::shared_ptr<ProcessState>& keep, co
 std::vector<int> spawned_fds(std::uint32_t count) {
   std::vector<int> fds;
   for (std::uint32_t i = 0; i < count; ++i) {
-    int fd = kFirstArgFd + static_cast<int>(i);
+    int fd = kSpawnFirstArgFd + static_cast<int>(i);
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // ours now, not our children's
     fds.push_back(fd);
   }
@@ -214,12 +208,17 @@ void run_if_spawned() {
   ::unsetenv(kSpawnVar);  // our own children must not think they were spawned
   std::uint32_t size = 0;
   if (fd < 0 || !read_all(fd, &size, sizeof size)) child_fail("no request from the parent");
-  if (size > kMaxRequest) child_fail("request of " + std::to_string(size) + " bytes refused");
+  if (size > kMaxSpawnRequest) child_fail("request of " + std::to_string(size) + " bytes refused");
   std::vector<std::byte> body(size);
   if (!read_all(fd, body.data(), size)) child_fail("request cut short");
   ::close(fd);
+  run_spawn_request(body, 0, -1, "spawned process");
+}
+
+void run_spawn_request(std::span<const std::byte> body, int launcher_pid, int parent_pidfd, const char* who) {
+  g_who = who;
   // The parent's arena, before anything here makes a shared object.
-  if (!Arena::adopt_shared(Fd(kArenaFd))) child_fail("mpx objects were made before mpx::init in main()");
+  if (!Arena::adopt_shared(Fd(kSpawnArenaFd))) child_fail("mpx objects were made before mpx::init in main()");
   SpawnRequest request;
   try {
     request = decode<SpawnRequest>(body);
@@ -229,6 +228,8 @@ void run_if_spawned() {
   if (request.build_id != build_id()) {
     child_fail("the parent runs another binary (build-id " + request.build_id + ", this is " + build_id() + ")");
   }
+  request.launcher_pid = launcher_pid != 0 ? launcher_pid : request.parent_pid;
+  request.parent_pidfd = parent_pidfd;
   int code = spawned_main(request);
   release_all_shared_blocks();  // this process touches no shared object again
   std::cout.flush();

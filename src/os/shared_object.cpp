@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include <unordered_set>
 #include "mpx/errors.hpp"
@@ -29,6 +30,25 @@ struct Registry {
 
 Registry* g_registry = nullptr;  // leaked: used at fork and from exit paths
 
+// A fork's ledger, in the arena: a header, then one entry per count taken.
+struct LedgerEntry {
+  std::uint64_t offset;              // the block
+  std::atomic<std::uint32_t> given;  // set by the child before it gives the count back
+  std::uint32_t pad;
+};
+struct LedgerHeader {
+  std::uint64_t entries;
+  std::uint64_t bytes;  // what allocate() was given
+};
+
+thread_local bool t_ledger_wanted = false;     // request_fork_ledger() → before_fork
+thread_local std::uint64_t t_ledger_made = 0;  // before_fork → take_fork_ledger() / the child
+LedgerEntry* g_child_ledger = nullptr;         // in a fork child: its ledger (inherited, same address)
+
+LedgerEntry* ledger_entries(std::uint64_t ledger) {
+  return Arena::shared().at<LedgerEntry>(ledger + sizeof(LedgerHeader));
+}
+
 BlockHeader* header_at(std::uint64_t offset) { return Arena::shared().at<BlockHeader>(offset); }
 
 // Around every fork (mpx's or the program's own): the counts for the child
@@ -36,8 +56,30 @@ BlockHeader* header_at(std::uint64_t offset) { return Arena::shared().at<BlockHe
 // parent can free a block between the fork and the child's count.
 void before_fork() {
   g_registry->mu.lock();
+  t_ledger_made = 0;
+  std::uint64_t n = 0;
+  for (auto* b : g_registry->blocks) n += !b->released();
+  LedgerEntry* entries = nullptr;
+  if (t_ledger_wanted && n > 0) {
+    t_ledger_wanted = false;
+    try {
+      const std::uint64_t bytes = sizeof(LedgerHeader) + n * sizeof(LedgerEntry);
+      t_ledger_made = Arena::shared().allocate(bytes);
+      *Arena::shared().at<LedgerHeader>(t_ledger_made) = LedgerHeader{n, bytes};
+      entries = ledger_entries(t_ledger_made);
+    } catch (...) {
+      t_ledger_made = 0;  // arena full: this child keeps the old behaviour
+    }
+  }
+  std::uint64_t i = 0;
   for (auto* b : g_registry->blocks) {
-    if (!b->released()) header_at(b->offset())->processes.fetch_add(1, std::memory_order_relaxed);
+    if (b->released()) continue;
+    header_at(b->offset())->processes.fetch_add(1, std::memory_order_relaxed);
+    if (entries) {
+      entries[i].offset = b->offset();
+      entries[i].given.store(0, std::memory_order_relaxed);
+    }
+    ++i;
   }
 }
 void after_fork_parent() { g_registry->mu.unlock(); }
@@ -112,6 +154,8 @@ SharedBlock::~SharedBlock() {
 void SharedBlock::give_back() noexcept {
   if (released_) return;
   released_ = true;
+  // Ticked off first: a kill between the two leaks this count, never frees twice.
+  if (ledger_entry_ >= 0 && g_child_ledger) g_child_ledger[ledger_entry_].given.store(1, std::memory_order_seq_cst);
   if (header_at(offset_)->processes.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     Arena::shared().deallocate(offset_, bytes_);
   }
@@ -129,7 +173,43 @@ void shared_blocks_after_fork_in_child() noexcept {
   // pattern (a fresh registry instead left TSan believing the mutex held for
   // ever, and reporting lock-order inversions against it). The blocks'
   // counts for this child were taken before the fork.
+  //
+  // Its ledger (if the fork made one) lists them in the registry's order,
+  // which is the parent's: the same set, in the same memory.
+  g_child_ledger = t_ledger_made ? ledger_entries(t_ledger_made) : nullptr;
+  std::int64_t i = 0;
+  for (auto* b : g_registry->blocks) {
+    if (b->released()) {
+      b->ledger_entry_ = -1;
+      continue;
+    }
+    b->ledger_entry_ = g_child_ledger ? i++ : -1;
+  }
+  t_ledger_made = 0;
   g_registry->mu.unlock();
+}
+
+void request_fork_ledger() noexcept {
+  registry();
+  t_ledger_wanted = true;
+}
+
+std::uint64_t take_fork_ledger() noexcept {
+  t_ledger_wanted = false;
+  return std::exchange(t_ledger_made, 0);
+}
+
+void settle_fork_ledger(std::uint64_t ledger) noexcept {
+  if (ledger == 0) return;
+  auto& arena = Arena::shared();
+  const LedgerHeader h = *arena.at<LedgerHeader>(ledger);
+  LedgerEntry* entries = ledger_entries(ledger);
+  for (std::uint64_t i = 0; i < h.entries; ++i) {
+    if (entries[i].given.load(std::memory_order_seq_cst)) continue;
+    BlockHeader* b = header_at(entries[i].offset);
+    if (b->processes.fetch_sub(1, std::memory_order_acq_rel) == 1) arena.deallocate(entries[i].offset, b->bytes);
+  }
+  arena.deallocate(ledger, h.bytes);
 }
 
 }  // namespace mpx::detail

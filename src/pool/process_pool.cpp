@@ -25,7 +25,7 @@ using pool::ResultHeader;
 std::string describe_exit(int exitcode) {
   if (exitcode < 0) {
     const char* abbrev = ::sigabbrev_np(-exitcode);
-    return "killed by SIG" + std::string(abbrev ? abbrev : "?") + " (exit code " + std::to_string(exitcode) + ")";
+    return "was killed by SIG" + std::string(abbrev ? abbrev : "?") + " (exit code " + std::to_string(exitcode) + ")";
   }
   return "exited with code " + std::to_string(exitcode);
 }

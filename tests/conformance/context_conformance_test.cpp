@@ -1,14 +1,17 @@
 // Ports of CPython's Lib/test/_test_multiprocessing.py for start methods and
-// contexts (mpx/context.hpp): TestStartMethod, and the cases of _TestProcess,
-// _TestSubclassingProcess, TestCloseFds and TestStdinBadfiledescriptor whose
-// outcome depends on the start method, run under spawn as
-// test_multiprocessing_spawn runs them (python/cpython at commit
+// contexts (mpx/context.hpp): TestStartMethod, the forkserver's own cases of
+// _TestProcess, and the cases of _TestProcess, _TestSubclassingProcess,
+// TestCloseFds and TestStdinBadfiledescriptor whose outcome depends on the
+// start method, run under spawn and forkserver as test_multiprocessing_spawn
+// and test_multiprocessing_forkserver run them (python/cpython at commit
 // 00811485ee5f, the commit the other ports use). Each TEST names its source.
 // Their fork runs are ported in process_conformance_test.cpp,
 // process_exit_conformance_test.cpp and queues_conformance_test.cpp.
 //
 // A spawned child is a fresh run of this test binary: tests/support/main.cpp
-// calls mpx::init(argc, argv) first, which runs the shipped call and exits.
+// calls mpx::init(argc, argv) first, which runs the shipped call and exits;
+// the forkserver is such a run too, which serves instead, and forks children
+// that run the call the same way.
 // So every target here is a free function (or a captureless lambda) whose
 // arguments are Encodable or shared objects (Queue, Event, Value ...), and a
 // Connection is moved in and taken as `mpx::Connection&`.
@@ -20,40 +23,45 @@
 //   TestStartMethod.test_get_all_start_methods (test_get_all before 3.14)
 //                                             TestStartMethod.GetAllStartMethods
 //   TestStartMethod.test_mixed_startmethod    TestStartMethod.MixedStartmethod (adapted, see there)
-//   TestStartMethod.test_nested_startmethod   TestStartMethod.NestedStartmethodSpawn (the fork run is
-//                                             TestStartMethod.NestedStartmethod in queues_conformance_test)
-//   _TestProcess under spawn:
-//     test_current                            SpawnTestProcess.Current
-//     test_args_argument                      SpawnTestProcess.ArgsArgument
-//     test_daemon_argument                    SpawnTestProcess.DaemonArgument
-//     test_parent_process_attributes          SpawnTestProcess.ParentProcessAttributes
-//     test_parent_process                     SpawnTestProcess.ParentProcess
-//     test_process                            SpawnTestProcess.Process
-//     test_process_mainthread_native_id       SpawnTestProcess.ProcessMainthreadNativeId
-//     test_interrupt_no_handler               SpawnTestProcess.InterruptNoHandler, and
-//                                             SpawnTestProcess.InterruptNoHandlerDespiteTheParents
-//     test_terminate                          SpawnTestProcess.Terminate
-//     test_kill                               SpawnTestProcess.Kill
-//     test_active_children                    SpawnTestProcess.ActiveChildren
-//     test_recursion                          SpawnTestProcess.Recursion
-//     test_sentinel                           SpawnTestProcess.Sentinel
-//     test_many_processes                     SpawnTestProcess.ManyProcesses
-//     test_lose_target_ref                    SpawnTestProcess.LoseTargetRef
-//     test_child_fd_inflation                 SpawnTestProcess.ChildFdInflation
-//     test_wait_for_threads                   SpawnTestProcess.WaitForThreads
-//     test_error_on_stdio_flush_1, _2         SpawnTestProcess.ErrorOnStdioFlush1, ErrorOnStdioFlush2
-//   _TestSubclassingProcess under spawn:
-//     test_subclassing                        SpawnTestSubclassingProcess.Subclassing (refused, see there)
-//     test_stderr_flush                       SpawnTestSubclassingProcess.StderrFlush
-//     test_sys_exit (the int/bool/None cases) SpawnTestSubclassingProcess.SysExit
-//   TestCloseFds.test_closefd under spawn     SpawnTestCloseFds.Closefd, and
-//                                             SpawnTestCloseFds.ChildSeesOnlyWhatItIsGiven (/proc/self/fd)
-//   TestStdinBadfiledescriptor.test_queue_in_process under spawn
-//                                             SpawnTestStdinBadfiledescriptor.QueueInProcess
+//   TestStartMethod.test_nested_startmethod   TestStartMethod.NestedStartmethodFresh (spawn and
+//                                             forkserver; the fork run is TestStartMethod.NestedStartmethod
+//                                             in queues_conformance_test)
+//   _TestProcess.test_forkserver_sigint       TestForkserver.ForkserverSigint
+//   _TestProcess.test_forkserver_sigkill      TestForkserver.ForkserverSigkill
+//   _TestProcess under spawn and forkserver (spawn_process_conformance_test.cpp; each case runs
+//   as Method/<Suite>.<Case>/spawn and /forkserver):
+//     test_current                            FreshTestProcess.Current
+//     test_args_argument                      FreshTestProcess.ArgsArgument
+//     test_daemon_argument                    FreshTestProcess.DaemonArgument
+//     test_parent_process_attributes          FreshTestProcess.ParentProcessAttributes
+//     test_parent_process                     FreshTestProcess.ParentProcess
+//     test_process                            FreshTestProcess.Process
+//     test_process_mainthread_native_id       FreshTestProcess.ProcessMainthreadNativeId
+//     test_interrupt_no_handler               FreshTestProcess.InterruptNoHandler, and
+//                                             FreshTestProcess.InterruptNoHandlerDespiteTheParents
+//     test_terminate                          FreshTestProcess.Terminate
+//     test_kill                               FreshTestProcess.Kill
+//     test_active_children                    FreshTestProcess.ActiveChildren
+//     test_recursion                          FreshTestProcess.Recursion
+//     test_sentinel                           FreshTestProcess.Sentinel
+//     test_many_processes                     FreshTestProcess.ManyProcesses
+//     test_lose_target_ref                    FreshTestProcess.LoseTargetRef
+//     test_child_fd_inflation                 FreshTestProcess.ChildFdInflation
+//     test_wait_for_threads                   FreshTestProcess.WaitForThreads
+//     test_error_on_stdio_flush_1, _2         FreshTestProcess.ErrorOnStdioFlush1, ErrorOnStdioFlush2
+//   _TestSubclassingProcess under spawn and forkserver:
+//     test_subclassing                        FreshTestSubclassingProcess.Subclassing (refused, see there)
+//     test_stderr_flush                       FreshTestSubclassingProcess.StderrFlush
+//     test_sys_exit (the int/bool/None cases) FreshTestSubclassingProcess.SysExit
+//   TestCloseFds.test_closefd under spawn and forkserver
+//                                             FreshTestCloseFds.Closefd, and
+//                                             FreshTestCloseFds.ChildSeesOnlyWhatItIsGiven (/proc/self/fd)
+//   TestStdinBadfiledescriptor.test_queue_in_process under spawn and forkserver
+//                                             FreshTestStdinBadfiledescriptor.QueueInProcess
 //
 // mpx's own bad cases (no Python source; Python's pickle and exec differ):
 //   SpawnBadCases.ArgumentThatFailsToDecodeInTheChild, ArgumentThatFailsToEncode,
-//   SharedCountOfAStartThatFailedIsGivenBack, BinaryReplacedOnDisk, NoRequest,
+//   SharedCountOfAStartThatFailedIsGivenBack, BinaryReplacedOnDisk (spawn and forkserver), NoRequest,
 //   RequestCutShort, MalformedRequest, AnotherBinary, CodeNotInTheBinary.
 //
 // Three tests here found mpx bugs when they were written, since fixed:
@@ -70,11 +78,18 @@
 //                                             not a module-like object); the rest of the test is ported.
 //   TestStartMethod.test_set_get: type(ctx).__name__, ctx.Process.__name__
 //                                             Python class names; mpx has one Process type.
-//   TestStartMethod.test_context_check_module_types, test_preload_resources
-//                                             forkserver does not exist in mpx yet (issue 6 is open)
-//                                             (set_forkserver_preload).
-//   _TestProcess.test_forkserver_sigint, test_forkserver_sigkill, test_forkserver_auth_is_enabled,
-//   test_forkserver_without_auth_fails        forkserver does not exist in mpx yet (issue 6 is open).
+//   TestStartMethod.test_context_check_module_types
+//                                             which modules the forkserver preloads (sys.modules of a
+//                                             child); mpx's server is the program's binary, with
+//                                             nothing to import (set_forkserver_preload is accepted
+//                                             and ignored: TestForkserver.PreloadIsAcceptedAndIgnored).
+//   TestStartMethod.test_preload_resources    a script whose preloaded module leaks a resource
+//                                             tracker warning; nothing is preloaded in mpx.
+//   _TestProcess.test_forkserver_auth_is_enabled, test_forkserver_without_auth_fails
+//                                             Python's server listens on a named Unix socket that any
+//                                             local process may connect to, hence the HMAC; mpx's
+//                                             server has one socketpair end, its parent's, and no
+//                                             address, so there is nothing to authenticate.
 //   _TestProcess.test_set_executable          spawn runs the program's own binary (/proc/self/exe):
 //                                             mpx has no set_executable (there is no interpreter).
 //   _TestProcess.test_interrupt               no Process.interrupt() and no KeyboardInterrupt (see
@@ -99,12 +114,13 @@
 // Every wait is bounded, no sleep is used to synchronise, and a test that
 // leaves early kills and reaps what it started (ChildGuard).
 //
-// This file: TestStartMethod and mpx's bad cases; the _TestProcess,
-// _TestSubclassingProcess, TestCloseFds and TestStdinBadfiledescriptor
-// cases under spawn are in spawn_process_conformance_test.cpp (one list
-// of ports below covers both).
+// This file: TestStartMethod, TestForkserver and mpx's bad cases; the
+// _TestProcess, _TestSubclassingProcess, TestCloseFds and
+// TestStdinBadfiledescriptor cases under spawn and forkserver are in
+// spawn_process_conformance_test.cpp (one list of ports above covers both).
 
 #include "conformance/context_conformance.hpp"
+#include "os/popen_forkserver.hpp"
 
 // ---- TestStartMethod ---------------------------------------------------------
 
@@ -134,12 +150,7 @@ TEST(TestStartMethod, Context) {
   int count = 0;
   const auto all = mpx::get_all_start_methods();
   for (std::string method : {"fork", "spawn", "forkserver"}) {
-    std::optional<mpx::Context> ctx;
-    try {
-      ctx = mpx::get_context(method);
-    } catch (const mpx::ValueError&) {
-      continue;  // forkserver does not exist in mpx yet
-    }
+    std::optional<mpx::Context> ctx = mpx::get_context(method);
     EXPECT_EQ(ctx->get_start_method(), method);
     // check_context(ctx): a child of ctx runs and reports a start method.
     // Which one it reports is checked by CheckContextChildSeesItsMethod.
@@ -147,7 +158,7 @@ TEST(TestStartMethod, Context) {
     EXPECT_NE(std::find(all.begin(), all.end(), reported), all.end()) << reported;
     ++count;
   }
-  EXPECT_EQ(count, 2);
+  EXPECT_EQ(count, 3);
 }
 
 // CPython: _test_multiprocessing.TestStartMethod.test_set_get
@@ -156,11 +167,7 @@ TEST(TestStartMethod, SetGet) {
   const auto all = mpx::get_all_start_methods();
   DefaultMethod restore(mpx::get_start_method());  // old_method, put back at the end
   for (std::string method : {"fork", "spawn", "forkserver"}) {
-    try {
-      mpx::set_start_method(method, true);
-    } catch (const mpx::ValueError&) {
-      continue;  // forkserver does not exist in mpx yet
-    }
+    mpx::set_start_method(method, true);
     EXPECT_EQ(mpx::get_start_method(), method);
     auto ctx = mpx::get_context();
     EXPECT_EQ(ctx.get_start_method(), method);
@@ -170,7 +177,7 @@ TEST(TestStartMethod, SetGet) {
     EXPECT_NE(std::find(all.begin(), all.end(), reported), all.end()) << reported;
     ++count;
   }
-  EXPECT_GE(count, 1);
+  EXPECT_EQ(count, 3);
 }
 
 // check_context's assertion, assertEqual(child_method, ctx.get_start_method()),
@@ -181,10 +188,10 @@ TEST(TestStartMethod, SetGet) {
 // (spawn) and bootstrap forces it (both).
 // CPython: _test_multiprocessing.TestStartMethod.test_context, test_set_get (check_context)
 TEST(TestStartMethod, CheckContextChildSeesItsMethod) {
-  for (std::string default_method : {"fork", "spawn"}) {
+  for (std::string default_method : {"fork", "spawn", "forkserver"}) {
     DefaultMethod as(default_method);
     EXPECT_EQ(child_start_method(nullptr), default_method) << "child of the default method " << default_method;
-    for (std::string method : {"fork", "spawn"}) {
+    for (std::string method : {"fork", "spawn", "forkserver"}) {
       auto ctx = mpx::get_context(method);
       EXPECT_EQ(child_start_method(&ctx), method)
           << "child of get_context(\"" << method << "\") under the default " << default_method;
@@ -209,9 +216,10 @@ TEST(TestStartMethod, GetAllStartMethods) {
   ASSERT_FALSE(methods.empty());
   EXPECT_EQ(methods[0], "fork");
   EXPECT_EQ(methods[0], mpx::get_start_method());
-  // forkserver does not exist in mpx yet: not listed, and no context for it.
-  EXPECT_FALSE(has("forkserver"));
-  EXPECT_THROW(mpx::get_context("forkserver"), mpx::ValueError);
+  // Python on Linux lists forkserver last: ['fork', 'spawn', 'forkserver'].
+  EXPECT_TRUE(has("forkserver"));
+  EXPECT_EQ(methods, (std::vector<std::string>{"fork", "spawn", "forkserver"}));
+  EXPECT_EQ(mpx::get_context("forkserver").get_start_method(), "forkserver");
 }
 
 namespace {
@@ -268,23 +276,114 @@ void put_two_and_nest_once(mpx::Queue<int> queue, std::string nested_method) {
 }  // namespace
 
 // CPython: _test_multiprocessing.TestStartMethod.test_nested_startmethod
-// gh-108520: a spawned child can send its arguments to another process.
-TEST(TestStartMethod, NestedStartmethodSpawn) {
-  for (std::string nested : {"", "fork", "spawn"}) {
-    mpx::Queue<int> queue;
-    auto process = spawn_ctx().Process(put_two_and_nest_once, queue, nested);
-    process.start();
-    ChildGuard guard;
-    guard.add(process);
-    ASSERT_TRUE(join_or_kill(process)) << "nested " << nested;
-    EXPECT_EQ(process.exitcode(), 0) << "nested " << nested;
+// gh-108520: a spawned (or forkserver) child can send its arguments to
+// another process, of any method; a forkserver child starts a server of its own.
+TEST(TestStartMethod, NestedStartmethodFresh) {
+  for (std::string outer : {"spawn", "forkserver"}) {
+    for (std::string nested : {"", "fork", "spawn", "forkserver"}) {
+      mpx::Queue<int> queue;
+      auto process = mpx::get_context(outer).Process(put_two_and_nest_once, queue, nested);
+      process.start();
+      ChildGuard guard;
+      guard.add(process);
+      ASSERT_TRUE(join_or_kill(process)) << outer << ", nested " << nested;
+      EXPECT_EQ(process.exitcode(), 0) << outer << ", nested " << nested;
 
-    std::vector<int> results;
-    while (!queue.empty()) results.push_back(queue.get(20s));
-    // Python compares sets (gh-109706); put(2) is in the queue before the
-    // grandchild exists, so the order is fixed here.
-    EXPECT_EQ(results, (std::vector<int>{2, 1})) << "nested " << nested;
+      std::vector<int> results;
+      while (!queue.empty()) results.push_back(queue.get(20s));
+      // Python compares sets (gh-109706); put(2) is in the queue before the
+      // grandchild exists, so the order is fixed here.
+      EXPECT_EQ(results, (std::vector<int>{2, 1})) << outer << ", nested " << nested;
+    }
   }
+}
+
+// ---- the forkserver's own cases of _TestProcess -------------------------------------
+
+namespace {
+// _TestProcess._sleep_and_set_event(evt, delay): instead of sleeping, the
+// child waits for the parent's `go`, given once the server's fate is known.
+void wait_then_set(mpx::Event go, mpx::Event evt) {
+  if (go.wait(20s)) evt.set();
+}
+
+bool readable_within(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) == 1;
+}
+
+// _TestProcess.check_forkserver_death(signum): bpo-31308, if the forkserver
+// process has died, new processes can still be started (the server is
+// started again). Python sleeps 2 x 0.5 s to let the server die and the
+// first child finish; here the server's death is seen on a pidfd of it,
+// and the first child finishes when told to.
+void check_forkserver_death(int signum) {
+  auto ctx = mpx::get_context("forkserver");
+  mpx::forkserver::ensure_running();  // _forkserver.ensure_running()
+  const int server = mpx::detail::forkserver_ids().pid;
+  ASSERT_GT(server, 0);
+
+  mpx::Event go, evt;
+  auto proc = ctx.Process(wait_then_set, go, evt);
+  proc.start();
+  ChildGuard guard;
+  guard.add(proc);
+
+  mpx::detail::Fd watch = mpx::detail::Fd::pidfd_open(server);
+  ASSERT_EQ(::kill(server, signum), 0);
+  if (signum == SIGKILL) {
+    ASSERT_TRUE(readable_within(watch.get(), 20000)) << "the forkserver survived SIGKILL";
+  } else {
+    // An ignored signal is discarded when sent: the server has already not died of it.
+    EXPECT_FALSE(readable_within(watch.get(), 0)) << "the forkserver died of signal " << signum;
+  }
+  go.set();
+
+  mpx::Event evt2;
+  mpx::Event go2;
+  go2.set();
+  auto proc2 = ctx.Process(wait_then_set, go2, evt2);
+  proc2.start();
+  guard.add(proc2);
+  ASSERT_TRUE(join_or_kill(proc2));
+  EXPECT_TRUE(evt2.is_set());
+  EXPECT_EQ(proc2.exitcode(), 0);
+  EXPECT_EQ(mpx::detail::forkserver_ids().pid == server, signum != SIGKILL) << "a new server only if the old died";
+
+  // The first child outlived its server: Python reads EOF on the status pipe
+  // and says 255 at once; mpx then waits for the child's end on its pidfd.
+  ASSERT_TRUE(join_or_kill(proc));
+  EXPECT_TRUE(evt.is_set());
+  if (signum == SIGKILL) {
+    EXPECT_EQ(proc.exitcode(), 255);  // Python: assertIn(proc.exitcode, (0, 255))
+  } else {
+    EXPECT_EQ(proc.exitcode(), 0);
+  }
+}
+}  // namespace
+
+// CPython: _test_multiprocessing._TestProcess.test_forkserver_sigint
+TEST(TestForkserver, ForkserverSigint) {
+  // Catchable signal: the server ignores it, as Python's does (a ^C is the parent's to handle).
+  check_forkserver_death(SIGINT);
+}
+
+// CPython: _test_multiprocessing._TestProcess.test_forkserver_sigkill
+TEST(TestForkserver, ForkserverSigkill) {
+  // Uncatchable signal.
+  check_forkserver_death(SIGKILL);
+}
+
+// CPython: multiprocessing.set_forkserver_preload (no test of its own in mpx's reach:
+// test_preload_resources needs a script; see the list above)
+TEST(TestForkserver, PreloadIsAcceptedAndIgnored) {
+  mpx::set_forkserver_preload({"__main__", "no.such.module"});
+  auto p = mpx::get_context("forkserver").Process(exit_with, 4);
+  p.start();
+  ChildGuard guard;
+  guard.add(p);
+  ASSERT_TRUE(join_or_kill(p));
+  EXPECT_EQ(p.exitcode(), 4);
 }
 
 // ---- mpx's bad cases ---------------------------------------------------------------
@@ -534,7 +633,7 @@ void put_ran(mpx::Queue<std::string> q) { q.put("ran"); }
 
 // Runs in a copy of the test binary: replaces that copy on disk by another
 // file, then spawns — /proc/self/exe is still the program that runs.
-void replace_own_binary_then_spawn(std::string path, mpx::Queue<std::string> q) {
+void replace_own_binary_then_spawn(std::string path, std::string method, mpx::Queue<std::string> q) {
   const std::string replacement = path + ".new";
   if (std::FILE* f = std::fopen(replacement.c_str(), "w")) {
     std::fputs("#!/bin/sh\nexit 42\n", f);
@@ -542,7 +641,7 @@ void replace_own_binary_then_spawn(std::string path, mpx::Queue<std::string> q) 
   }
   ::chmod(replacement.c_str(), 0700);
   if (::rename(replacement.c_str(), path.c_str()) != 0) mpx::exit(5);
-  auto p = mpx::get_context("spawn").Process(put_ran, q);
+  auto p = mpx::get_context(method).Process(put_ran, q);
   p.start();
   if (!join_or_kill(p)) mpx::exit(6);
   mpx::exit(p.exitcode().value_or(7));
@@ -566,19 +665,24 @@ bool copy_file(const std::string& from, const std::string& to) {
 // spawn runs /proc/self/exe: a program whose file on disk is replaced (or
 // removed) while it runs still spawns itself, not the new file. The program
 // here is a private copy of this test binary (nothing else runs it), started
-// by hand with a request to replace its own file and then spawn.
+// by hand with a request to replace its own file and then spawn. The
+// forkserver is started the same way (from /proc/self/exe, at the first
+// forkserver start, after the file was replaced), so its children too run
+// the program that runs — the build-id check would refuse any other.
 TEST(SpawnBadCases, BinaryReplacedOnDisk) {
-  const std::string copy = temp_path("mpx-context-binary");
-  ASSERT_TRUE(copy_file("/proc/self/exe", copy));
-  mpx::Queue<std::string> q;
-  std::string path = copy;
-  RawRun run = run_raw_spawn(copy, request_for(replace_own_binary_then_spawn, path, q));
-  std::string now_on_disk = read_file(copy);
-  ::unlink(copy.c_str());
-  EXPECT_EQ(exit_status(run), 0) << run.err;
-  EXPECT_TRUE(contains(now_on_disk, "exit 42")) << "the file was not replaced";
-  ASSERT_FALSE(q.empty()) << run.err;
-  EXPECT_EQ(q.get(20s), "ran");
+  for (std::string method : {"spawn", "forkserver"}) {
+    const std::string copy = temp_path("mpx-context-binary");
+    ASSERT_TRUE(copy_file("/proc/self/exe", copy));
+    mpx::Queue<std::string> q;
+    std::string path = copy;
+    RawRun run = run_raw_spawn(copy, request_for(replace_own_binary_then_spawn, path, method, q));
+    std::string now_on_disk = read_file(copy);
+    ::unlink(copy.c_str());
+    EXPECT_EQ(exit_status(run), 0) << method << ": " << run.err;
+    EXPECT_TRUE(contains(now_on_disk, "exit 42")) << "the file was not replaced";
+    ASSERT_FALSE(q.empty()) << method << ": " << run.err;
+    EXPECT_EQ(q.get(20s), "ran") << method;
+  }
 }
 
 // The parent died (or wrote nothing) before the request: exit 1, said on stderr.

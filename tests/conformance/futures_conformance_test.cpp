@@ -27,12 +27,14 @@
 //   ExecutorTest.test_swallows_falsey_exceptions Python truthiness: ported as exceptions whose
 //                                                value is 0 or empty.
 //   ThreadPoolExecutorTest.test_hang_global_shutdown_lock
-//                                                needs ProcessPoolExecutor (not in mpx yet).
+//                                                needs ProcessPoolExecutor: ported in
+//                                                futures_process_conformance_test.cpp.
 //   ThreadPoolExecutorTest.test_process_fork_from_a_threadpool
 //                                                ported; skipped under TSan (a fork child of
 //                                                a threaded parent).
-//   test_deadlock.py, test_process_pool.py, test_interpreter_pool.py, the
-//   ProcessPool* mixins of the other files      process and interpreter pools: not in mpx yet.
+//   test_deadlock.py, test_process_pool.py, the ProcessPool* mixins of the
+//   other files                                 ported in futures_process_conformance_test.cpp.
+//   test_interpreter_pool.py                    interpreter pools: not in mpx.
 #include <gtest/gtest.h>
 
 #include <atomic>

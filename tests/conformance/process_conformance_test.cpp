@@ -21,7 +21,8 @@
 //                                          std::thread must be joined) and mpx::threading is not
 //                                          written yet.
 //   _TestProcess.test_forkserver_sigint, test_forkserver_sigkill, test_forkserver_auth_is_enabled,
-//   test_forkserver_without_auth_fails     forkserver only.
+//   test_forkserver_without_auth_fails     forkserver only (the first two: TestForkserver in
+//                                          context_conformance_test.cpp, with the reason for the others).
 //   _TestProcess.test_current (authkey), test_process (kwargs, authkey)
 //                                          the rest of those tests is ported; mpx has no authkey
 //                                          yet and C++ has no keyword arguments.

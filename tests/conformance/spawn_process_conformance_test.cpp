@@ -1,12 +1,44 @@
 // The cases of CPython's _TestProcess, _TestSubclassingProcess, TestCloseFds and
 // TestStdinBadfiledescriptor whose outcome depends on the start method, run
-// under spawn (python/cpython at commit 00811485ee5f). Each TEST names its
-// source; the list of ports and skips is at the top of
-// context_conformance_test.cpp.
+// under spawn and under forkserver, as test_multiprocessing_spawn and
+// test_multiprocessing_forkserver run them (python/cpython at commit
+// 00811485ee5f): every case is a TEST_P over the two methods whose child is
+// not a copy of the parent, so every shared object and descriptor that
+// travels is checked under both. Each TEST_P names its source; the list of
+// ports and skips is at the top of context_conformance_test.cpp.
+//
+// A child starts children of its own with mpx::get_context(): its default is
+// the method that started it (Python's child uses the test's method too).
 
 #include "conformance/context_conformance.hpp"
 
-// ---- _TestProcess under spawn --------------------------------------------------
+namespace {
+
+// The method of the running case; read by the helpers below, which are
+// free functions as Python's are.
+std::string g_method = "spawn";
+mpx::Context fresh_ctx() { return mpx::get_context(g_method); }
+
+class FreshMethod : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { g_method = GetParam(); }
+  void TearDown() override { g_method = "spawn"; }
+};
+
+std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+}  // namespace
+
+#define MPX_FRESH_SUITE(suite)         \
+  class suite : public FreshMethod {}; \
+  INSTANTIATE_TEST_SUITE_P(Method, suite, ::testing::Values("spawn", "forkserver"), method_name)
+
+MPX_FRESH_SUITE(FreshTestProcess);
+MPX_FRESH_SUITE(FreshTestSubclassingProcess);
+MPX_FRESH_SUITE(FreshTestCloseFds);
+MPX_FRESH_SUITE(FreshTestStdinBadfiledescriptor);
+
+// ---- _TestProcess under spawn and forkserver --------------------------------------------------
 
 namespace {
 void report_current(mpx::Connection& w) {
@@ -17,9 +49,9 @@ void report_current(mpx::Connection& w) {
 }  // namespace
 
 // CPython: _test_multiprocessing._TestProcess.test_current (in a spawned child)
-TEST(SpawnTestProcess, Current) {
+TEST_P(FreshTestProcess, Current) {
   auto [r, w] = mpx::Pipe(false);
-  auto p = spawn_ctx().Process(report_current, std::move(w));
+  auto p = fresh_ctx().Process(report_current, std::move(w));
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -44,7 +76,7 @@ void put_arg(mpx::Queue<T> q, T arg) {
 template <class T>
 void check_args_round_trip(const T& arg) {
   mpx::Queue<T> q(1);
-  auto p = spawn_ctx().Process(mpx::ProcessOptions{.daemon = true}, put_arg<T>, q, arg);
+  auto p = fresh_ctx().Process(mpx::ProcessOptions{.daemon = true}, put_arg<T>, q, arg);
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -54,8 +86,8 @@ void check_args_round_trip(const T& arg) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_args_argument (under spawn)
-TEST(SpawnTestProcess, ArgsArgument) {
+// CPython: _test_multiprocessing._TestProcess.test_args_argument (under spawn and forkserver)
+TEST_P(FreshTestProcess, ArgsArgument) {
   // args_cases = (1, "str", [1], (1,)): each is encoded, sent and decoded.
   check_args_round_trip(1);
   check_args_round_trip(std::string("str"));
@@ -67,9 +99,9 @@ namespace {
 void report_daemon(mpx::Connection& w) { w.send(mpx::current_process().daemon()); }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_daemon_argument (under spawn)
-TEST(SpawnTestProcess, DaemonArgument) {
-  auto ctx = spawn_ctx();
+// CPython: _test_multiprocessing._TestProcess.test_daemon_argument (under spawn and forkserver)
+TEST_P(FreshTestProcess, DaemonArgument) {
+  auto ctx = fresh_ctx();
   // By default uses the current process's daemon flag.
   auto proc0 = ctx.Process(do_nothing);
   EXPECT_EQ(proc0.daemon(), mpx::current_process().daemon());
@@ -97,12 +129,12 @@ void send_parent_process(mpx::Connection& wconn) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_parent_process_attributes (under spawn)
-TEST(SpawnTestProcess, ParentProcessAttributes) {
+// CPython: _test_multiprocessing._TestProcess.test_parent_process_attributes (under spawn and forkserver)
+TEST_P(FreshTestProcess, ParentProcessAttributes) {
   EXPECT_FALSE(mpx::parent_process().has_value());
 
   auto [rconn, wconn] = mpx::Pipe(false);
-  auto p = spawn_ctx().Process(send_parent_process, std::move(wconn));
+  auto p = fresh_ctx().Process(send_parent_process, std::move(wconn));
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -125,19 +157,19 @@ void report_parent_status(mpx::Connection& wconn) {
 
 // _TestProcess._test_create_grandchild_process
 void create_grandchild_process(mpx::Connection& wconn) {
-  auto p = mpx::get_context("spawn").Process(report_parent_status, std::move(wconn));
+  auto p = mpx::get_context().Process(report_parent_status, std::move(wconn));
   p.start();
   block_forever();  // time.sleep(300)
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_parent_process (under spawn)
-TEST(SpawnTestProcess, ParentProcess) {
+// CPython: _test_multiprocessing._TestProcess.test_parent_process (under spawn and forkserver)
+TEST_P(FreshTestProcess, ParentProcess) {
   // Launch a child process. Make it launch a grandchild process. Kill the
   // child process and make sure that the grandchild notices the death of
   // its parent (a.k.a the child process). All of them spawned.
   auto [rconn, wconn] = mpx::Pipe(false);
-  auto p = spawn_ctx().Process(create_grandchild_process, std::move(wconn));
+  auto p = fresh_ctx().Process(create_grandchild_process, std::move(wconn));
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -162,12 +194,12 @@ void report_process(mpx::Queue<std::string> q, int a, int b) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_process (under spawn)
-TEST(SpawnTestProcess, Process) {
+// CPython: _test_multiprocessing._TestProcess.test_process (under spawn and forkserver)
+TEST_P(FreshTestProcess, Process) {
   // Queue(1): the child cannot finish before the parent has taken two
   // items, so it is still alive when checked right after start().
   mpx::Queue<std::string> q(1);
-  auto p = spawn_ctx().Process(mpx::ProcessOptions{.name = "SomeProcess"}, report_process, q, 1, 2);
+  auto p = fresh_ctx().Process(mpx::ProcessOptions{.name = "SomeProcess"}, report_process, q, 1, 2);
   p.set_daemon(true);
 
   EXPECT_FALSE(p.is_alive());
@@ -200,11 +232,11 @@ namespace {
 void send_main_thread_native_id(mpx::Connection& w) { w.send(mpx::threading::main_thread().native_id()); }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_process_mainthread_native_id (under spawn)
-TEST(SpawnTestProcess, ProcessMainthreadNativeId) {
+// CPython: _test_multiprocessing._TestProcess.test_process_mainthread_native_id (under spawn and forkserver)
+TEST_P(FreshTestProcess, ProcessMainthreadNativeId) {
   int current_mainthread_native_id = mpx::threading::main_thread().native_id();
   auto [r, w] = mpx::Pipe(false);
-  auto p = spawn_ctx().Process(send_main_thread_native_id, std::move(w));
+  auto p = fresh_ctx().Process(send_main_thread_native_id, std::move(w));
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -234,7 +266,7 @@ void sleep_no_int_handler(mpx::Event event) {
 // returns the exit code (nullopt after a failure, already reported).
 std::optional<int> kill_process(void (*meth)(mpx::Process&), void (*target)(mpx::Event) = sleep_some_event) {
   mpx::Event event;
-  auto p = spawn_ctx().Process(target, event);
+  auto p = fresh_ctx().Process(target, event);
   p.set_daemon(true);
   p.start();
   ChildGuard guard;
@@ -263,16 +295,18 @@ std::optional<int> kill_process(void (*meth)(mpx::Process&), void (*target)(mpx:
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_interrupt_no_handler (under spawn)
-TEST(SpawnTestProcess, InterruptNoHandler) {
+// CPython: _test_multiprocessing._TestProcess.test_interrupt_no_handler (under spawn and forkserver)
+TEST_P(FreshTestProcess, InterruptNoHandler) {
   // Process.interrupt() is os.kill(pid, SIGINT); mpx has no interrupt().
   auto exitcode = kill_process([](mpx::Process& p) { ::kill(p.pid(), SIGINT); }, sleep_no_int_handler);
   EXPECT_EQ(exitcode, -SIGINT);
 }
 
-// A handler the parent installs is not the spawned child's: exec resets it.
-// CPython: _test_multiprocessing._TestProcess.test_interrupt_no_handler (under spawn, parent handler)
-TEST(SpawnTestProcess, InterruptNoHandlerDespiteTheParents) {
+// A handler the parent installs is not the child's: exec resets it (spawn),
+// and the forkserver's child starts from the server's signal state, which
+// is a fresh program's.
+// CPython: _test_multiprocessing._TestProcess.test_interrupt_no_handler (under spawn and forkserver, parent handler)
+TEST_P(FreshTestProcess, InterruptNoHandlerDespiteTheParents) {
   struct sigaction handler {
   }, old{};
   handler.sa_handler = [](int) {};
@@ -283,14 +317,14 @@ TEST(SpawnTestProcess, InterruptNoHandlerDespiteTheParents) {
   EXPECT_EQ(exitcode, -SIGINT);
 }
 
-// CPython: _test_multiprocessing._TestProcess.test_terminate (under spawn)
-TEST(SpawnTestProcess, Terminate) {
+// CPython: _test_multiprocessing._TestProcess.test_terminate (under spawn and forkserver)
+TEST_P(FreshTestProcess, Terminate) {
   auto exitcode = kill_process([](mpx::Process& p) { p.terminate(); });
   EXPECT_EQ(exitcode, -SIGTERM);
 }
 
-// CPython: _test_multiprocessing._TestProcess.test_kill (under spawn)
-TEST(SpawnTestProcess, Kill) {
+// CPython: _test_multiprocessing._TestProcess.test_kill (under spawn and forkserver)
+TEST_P(FreshTestProcess, Kill) {
   auto exitcode = kill_process([](mpx::Process& p) { p.kill(); });
   EXPECT_EQ(exitcode, -SIGKILL);
 }
@@ -299,10 +333,10 @@ namespace {
 void wait_event(mpx::Event event) { event.wait(); }  // target=event.wait
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_active_children (under spawn)
-TEST(SpawnTestProcess, ActiveChildren) {
+// CPython: _test_multiprocessing._TestProcess.test_active_children (under spawn and forkserver)
+TEST_P(FreshTestProcess, ActiveChildren) {
   mpx::Event event;
-  auto p = spawn_ctx().Process(wait_event, event);
+  auto p = fresh_ctx().Process(wait_event, event);
   EXPECT_FALSE(in_active_children(p));
   p.set_daemon(true);
   p.start();
@@ -326,7 +360,7 @@ bool test_recursion(mpx::Queue<std::vector<int>> q, const std::vector<int>& id) 
     for (int i = 0; i < 2; ++i) {
       std::vector<int> child_id = id;
       child_id.push_back(i);
-      auto p = mpx::get_context("spawn").Process(recursion_target, q, child_id);
+      auto p = mpx::get_context().Process(recursion_target, q, child_id);
       p.start();
       if (!join_or_kill(p) || p.exitcode() != 0) return false;
     }
@@ -339,8 +373,8 @@ void recursion_target(mpx::Queue<std::vector<int>> q, std::vector<int> id) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_recursion (under spawn)
-TEST(SpawnTestProcess, Recursion) {
+// CPython: _test_multiprocessing._TestProcess.test_recursion (under spawn and forkserver)
+TEST_P(FreshTestProcess, Recursion) {
   mpx::Queue<std::vector<int>> q;
   EXPECT_TRUE(test_recursion(q, {}));
 
@@ -357,10 +391,10 @@ namespace {
 void wait_event_10s(mpx::Event event) { (void)event.wait(10s); }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_sentinel (under spawn)
-TEST(SpawnTestProcess, Sentinel) {
+// CPython: _test_multiprocessing._TestProcess.test_sentinel (under spawn and forkserver)
+TEST_P(FreshTestProcess, Sentinel) {
   mpx::Event event;
-  auto p = spawn_ctx().Process(wait_event_10s, event);
+  auto p = fresh_ctx().Process(wait_event_10s, event);
   EXPECT_THROW((void)p.sentinel(), mpx::ValueError);
   p.start();
   ChildGuard guard;
@@ -372,11 +406,11 @@ TEST(SpawnTestProcess, Sentinel) {
   EXPECT_EQ(mpx::connection::wait({sentinel}, 1s).size(), 1u);
 }
 
-// CPython: _test_multiprocessing._TestProcess.test_many_processes (under spawn)
-TEST(SpawnTestProcess, ManyProcesses) {
+// CPython: _test_multiprocessing._TestProcess.test_many_processes (under spawn and forkserver)
+TEST_P(FreshTestProcess, ManyProcesses) {
   constexpr int N = 5;  // Python: 5 under spawn
   ChildGuard guard;
-  auto ctx = spawn_ctx();
+  auto ctx = fresh_ctx();
 
   // Python's children sleep 0.01 s: they just run to completion.
   std::vector<mpx::Process> procs;
@@ -406,9 +440,9 @@ namespace {
 void send_five(mpx::Connection& q) { q.send(5); }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_lose_target_ref (under spawn, and fork with a
+// CPython: _test_multiprocessing._TestProcess.test_lose_target_ref (under spawn and forkserver, and fork with a
 // function target)
-TEST(SpawnTestProcess, LoseTargetRef) {
+TEST_P(FreshTestProcess, LoseTargetRef) {
   // Python's start() drops the Process's references to its target and
   // arguments (del self._target, self._args). Here the argument is the
   // write end of a pipe, moved into the Process: once the child is gone and
@@ -440,8 +474,8 @@ void report_fd_count(mpx::Event evt, mpx::Queue<int> q) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_child_fd_inflation (under spawn)
-TEST(SpawnTestProcess, ChildFdInflation) {
+// CPython: _test_multiprocessing._TestProcess.test_child_fd_inflation (under spawn and forkserver)
+TEST_P(FreshTestProcess, ChildFdInflation) {
   // Number of fds in child processes should not grow with the number of
   // running children (each running child costs the parent a pidfd).
   constexpr int N = 5;
@@ -449,7 +483,7 @@ TEST(SpawnTestProcess, ChildFdInflation) {
   mpx::Queue<int> q;
   ChildGuard guard;
   std::vector<mpx::Process> procs;
-  for (int i = 0; i < N; ++i) procs.push_back(spawn_ctx().Process(report_fd_count, evt, q));
+  for (int i = 0; i < N; ++i) procs.push_back(fresh_ctx().Process(report_fd_count, evt, q));
   for (auto& p : procs) {
     p.start();
     guard.add(p);
@@ -482,12 +516,12 @@ void wait_for_threads(mpx::Event evt, mpx::Event go, mpx::Event returned, mpx::E
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_wait_for_threads (under spawn)
-TEST(SpawnTestProcess, WaitForThreads) {
+// CPython: _test_multiprocessing._TestProcess.test_wait_for_threads (under spawn and forkserver)
+TEST_P(FreshTestProcess, WaitForThreads) {
   // A child process should wait for non-daemonic threads to end before
   // exiting, and not for daemon threads.
   mpx::Event evt, go, returned, never;
-  auto proc = spawn_ctx().Process(wait_for_threads, evt, go, returned, never);
+  auto proc = fresh_ctx().Process(wait_for_threads, evt, go, returned, never);
   proc.start();
   ChildGuard guard;
   guard.add(proc);
@@ -547,8 +581,8 @@ void break_stream_and_set(int fd, std::string action, mpx::Event evt) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestProcess.test_error_on_stdio_flush_1 (under spawn)
-TEST(SpawnTestProcess, ErrorOnStdioFlush1) {
+// CPython: _test_multiprocessing._TestProcess.test_error_on_stdio_flush_1 (under spawn and forkserver)
+TEST_P(FreshTestProcess, ErrorOnStdioFlush1) {
   // The parent's standard streams are broken before start: the spawned
   // child inherits the descriptors, writes, and must still exit with 0.
   struct Breakage {
@@ -562,7 +596,7 @@ TEST(SpawnTestProcess, ErrorOnStdioFlush1) {
       std::optional<int> exitcode;
       {
         BrokenFd broken(fd, how.path, how.flags);
-        auto proc = spawn_ctx().Process(write_and_set, fd, evt);
+        auto proc = fresh_ctx().Process(write_and_set, fd, evt);
         proc.start();
         join_or_kill(proc);
         exitcode = proc.exitcode();
@@ -575,8 +609,8 @@ TEST(SpawnTestProcess, ErrorOnStdioFlush1) {
   }
 }
 
-// CPython: _test_multiprocessing._TestProcess.test_error_on_stdio_flush_2 (under spawn)
-TEST(SpawnTestProcess, ErrorOnStdioFlush2) {
+// CPython: _test_multiprocessing._TestProcess.test_error_on_stdio_flush_2 (under spawn and forkserver)
+TEST_P(FreshTestProcess, ErrorOnStdioFlush2) {
   // Same, but the standard streams are broken by the child: "close" closes
   // the C stream (sys.stdout.close()), "remove" closes the descriptor under
   // a stream that still holds output (Python sets sys.stdout = None).
@@ -584,7 +618,7 @@ TEST(SpawnTestProcess, ErrorOnStdioFlush2) {
     for (std::string action : {"close", "remove"}) {
       std::fflush(nullptr);
       mpx::Event evt;
-      auto proc = spawn_ctx().Process(break_stream_and_set, fd, action, evt);
+      auto proc = fresh_ctx().Process(break_stream_and_set, fd, action, evt);
       proc.start();
       ChildGuard guard;
       guard.add(proc);
@@ -595,7 +629,7 @@ TEST(SpawnTestProcess, ErrorOnStdioFlush2) {
   }
 }
 
-// ---- _TestSubclassingProcess under spawn -------------------------------------------
+// ---- _TestSubclassingProcess under spawn and forkserver -------------------------------------------
 
 namespace {
 struct ExitsWithThree : mpx::Process {
@@ -603,15 +637,15 @@ struct ExitsWithThree : mpx::Process {
 };
 }  // namespace
 
-// CPython: _test_multiprocessing._TestSubclassingProcess.test_subclassing (under spawn)
-TEST(SpawnTestSubclassingProcess, Subclassing) {
+// CPython: _test_multiprocessing._TestSubclassingProcess.test_subclassing (under spawn and forkserver)
+TEST_P(FreshTestSubclassingProcess, Subclassing) {
   // Python pickles the subclass instance (_UpperCaser and its pipe) for the
   // spawned child. A C++ subclass's run() is code plus an object the fresh
   // program does not have: under spawn start() refuses it (ProcessError,
   // naming what to do) and nothing is started; under fork it runs.
   ExitsWithThree p;
   {
-    DefaultMethod spawn("spawn");
+    DefaultMethod fresh(GetParam());
     EXPECT_THROW(p.start(), mpx::ProcessError);
     EXPECT_EQ(p.pid(), 0);
     EXPECT_FALSE(p.is_alive());
@@ -633,12 +667,12 @@ void stderr_to_file_then_throw(std::string testfn) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing._TestSubclassingProcess.test_stderr_flush (under spawn)
-TEST(SpawnTestSubclassingProcess, StderrFlush) {
+// CPython: _test_multiprocessing._TestSubclassingProcess.test_stderr_flush (under spawn and forkserver)
+TEST_P(FreshTestSubclassingProcess, StderrFlush) {
   // sys.stderr is flushed at process shutdown (issue #13812). C++ has no
   // traceback: the report names the process, the exception's type and message.
   const std::string testfn = temp_path("mpx-context-stderr-flush");
-  auto proc = spawn_ctx().Process(stderr_to_file_then_throw, testfn);
+  auto proc = fresh_ctx().Process(stderr_to_file_then_throw, testfn);
   proc.start();
   ChildGuard guard;
   guard.add(proc);
@@ -651,18 +685,18 @@ TEST(SpawnTestSubclassingProcess, StderrFlush) {
   EXPECT_TRUE(contains(err, "division by zero  # MARKER")) << err;
 }
 
-// CPython: _test_multiprocessing._TestSubclassingProcess.test_sys_exit (under spawn)
-TEST(SpawnTestSubclassingProcess, SysExit) {
+// CPython: _test_multiprocessing._TestSubclassingProcess.test_sys_exit (under spawn and forkserver)
+TEST_P(FreshTestSubclassingProcess, SysExit) {
   // cases: (True,) -> 1, (False,) -> 0, (8,) -> 8, (None,) -> 0, () -> 0
   for (auto [code, expected] : {std::pair{1, 1}, std::pair{0, 0}, std::pair{8, 8}}) {
-    auto p = spawn_ctx().Process(mpx::ProcessOptions{.daemon = true}, exit_with, code);
+    auto p = fresh_ctx().Process(mpx::ProcessOptions{.daemon = true}, exit_with, code);
     p.start();
     ChildGuard guard;
     guard.add(p);
     ASSERT_TRUE(join_or_kill(p));
     EXPECT_EQ(p.exitcode(), expected) << "exit(" << code << ")";
   }
-  auto p = spawn_ctx().Process(mpx::ProcessOptions{.daemon = true}, do_nothing);  // sys.exit()
+  auto p = fresh_ctx().Process(mpx::ProcessOptions{.daemon = true}, do_nothing);  // sys.exit()
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -670,7 +704,7 @@ TEST(SpawnTestSubclassingProcess, SysExit) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-// ---- TestCloseFds under spawn ----------------------------------------------------
+// ---- TestCloseFds under spawn and forkserver ----------------------------------------------------
 
 namespace {
 // Python's get_high_socket_fd(): a socket with an fd no fresh child has.
@@ -691,8 +725,8 @@ void probe_fd(mpx::Connection& conn, int fd) {
 }
 }  // namespace
 
-// CPython: _test_multiprocessing.TestCloseFds.test_closefd (under spawn)
-TEST(SpawnTestCloseFds, Closefd) {
+// CPython: _test_multiprocessing.TestCloseFds.test_closefd (under spawn and forkserver)
+TEST_P(FreshTestCloseFds, Closefd) {
   // Non-forked children do not inherit unneeded descriptors: the socket is
   // EBADF in the child — close-on-exec or not (Python's spawn closes every
   // descriptor it does not pass, close_fds=True).
@@ -700,7 +734,7 @@ TEST(SpawnTestCloseFds, Closefd) {
     int fd = high_socket_fd(cloexec);
     ASSERT_GE(fd, 50);
     auto [reader, writer] = mpx::Pipe();
-    auto p = spawn_ctx().Process(probe_fd, std::move(writer), fd);
+    auto p = fresh_ctx().Process(probe_fd, std::move(writer), fd);
     p.start();
     ChildGuard guard;
     guard.add(p);
@@ -718,9 +752,11 @@ void send_open_fds(mpx::Connection& conn) { conn.send(open_fds()); }
 
 // What a spawned child has open, listed from /proc/self/fd: the standard
 // streams, the shared arena it adopted, and the Connection it was given —
-// none of the parent's other descriptors, inheritable or not.
-// CPython: _test_multiprocessing.TestCloseFds.test_closefd (under spawn, every descriptor)
-TEST(SpawnTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
+// none of the parent's other descriptors, inheritable or not. A forkserver
+// child also has a pidfd of its parent (its parent_process(): the server,
+// its parent in the kernel, opened it) and nothing of the server's.
+// CPython: _test_multiprocessing.TestCloseFds.test_closefd (under spawn and forkserver, every descriptor)
+TEST_P(FreshTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
   std::vector<int> extra;
   for (int i = 0; i < 3; ++i) {
     int p[2];
@@ -730,7 +766,7 @@ TEST(SpawnTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
   }
   extra.push_back(high_socket_fd(false));
   auto [reader, writer] = mpx::Pipe();
-  auto p = spawn_ctx().Process(send_open_fds, std::move(writer));
+  auto p = fresh_ctx().Process(send_open_fds, std::move(writer));
   p.start();
   ChildGuard guard;
   guard.add(p);
@@ -739,7 +775,7 @@ TEST(SpawnTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
   EXPECT_TRUE(join_or_kill(p));
   for (int fd : extra) ::close(fd);
 
-  int arena = 0, connection = 0, standard = 0;
+  int arena = 0, connection = 0, standard = 0, parent_pidfd = 0;
   for (const auto& entry : fds) {
     int fd = std::stoi(entry);
     if (fd <= 2) {
@@ -748,6 +784,8 @@ TEST(SpawnTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
       ++arena;
     } else if (contains(entry, "socket:")) {
       ++connection;  // the duplex Pipe is a socketpair
+    } else if (GetParam() == "forkserver" && contains(entry, "pidfd")) {
+      ++parent_pidfd;
     } else {
       ADD_FAILURE() << "the spawned child has " << entry << " open";
     }
@@ -755,9 +793,10 @@ TEST(SpawnTestCloseFds, ChildSeesOnlyWhatItIsGiven) {
   EXPECT_EQ(standard, 3) << ::testing::PrintToString(fds);
   EXPECT_LE(arena, 1) << ::testing::PrintToString(fds);
   EXPECT_EQ(connection, 1) << ::testing::PrintToString(fds);
+  EXPECT_LE(parent_pidfd, 1) << ::testing::PrintToString(fds);
 }
 
-// ---- TestStdinBadfiledescriptor under spawn -----------------------------------------
+// ---- TestStdinBadfiledescriptor under spawn and forkserver -----------------------------------------
 
 namespace {
 // _this_sub_process
@@ -776,15 +815,15 @@ void queue_in_process() {
     mpx::exit(2);
   }
   mpx::Queue<int> queue;
-  auto sub_proc = mpx::get_context("spawn").Process(mpx::ProcessOptions{.daemon = true}, this_sub_process, queue);
+  auto sub_proc = mpx::get_context().Process(mpx::ProcessOptions{.daemon = true}, this_sub_process, queue);
   sub_proc.start();
   if (!join_or_kill(sub_proc) || sub_proc.exitcode() != 0) mpx::exit(3);
 }
 }  // namespace
 
-// CPython: _test_multiprocessing.TestStdinBadfiledescriptor.test_queue_in_process (under spawn)
-TEST(SpawnTestStdinBadfiledescriptor, QueueInProcess) {
-  auto proc = spawn_ctx().Process(queue_in_process);
+// CPython: _test_multiprocessing.TestStdinBadfiledescriptor.test_queue_in_process (under spawn and forkserver)
+TEST_P(FreshTestStdinBadfiledescriptor, QueueInProcess) {
+  auto proc = fresh_ctx().Process(queue_in_process);
   proc.start();
   ChildGuard guard;
   guard.add(proc);

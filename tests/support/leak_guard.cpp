@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "os/popen_forkserver.hpp"
+
 namespace mpx::test {
 
 namespace {
@@ -27,7 +29,11 @@ std::set<std::string> list_dir(const char* path) {
 
 Snapshot take_snapshot() {
   Snapshot s;
+  // The forkserver lives as long as the program once started, as the arena
+  // does: neither it nor our end of its socket is a test's leak.
+  const auto server = mpx::detail::forkserver_ids();
   for (const auto& fd : list_dir("/proc/self/fd")) {
+    if (server.fd >= 0 && fd == std::to_string(server.fd)) continue;
     char target[512];
     std::string link = "/proc/self/fd/" + fd;
     ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
@@ -48,7 +54,9 @@ Snapshot take_snapshot() {
   for (const auto& task : list_dir("/proc/self/task")) {
     std::ifstream in("/proc/self/task/" + task + "/children");
     int pid;
-    while (in >> pid) s.children.insert(pid);
+    while (in >> pid) {
+      if (pid != server.pid) s.children.insert(pid);
+    }
   }
   // /dev/shm is machine-wide: another test binary running at the same time
   // may create entries there. Only the tests registered with SHM (which ctest

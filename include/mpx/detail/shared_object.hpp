@@ -56,15 +56,37 @@ class SharedBlock {
  private:
   struct Adopted {};
   SharedBlock(Adopted, std::uint64_t offset, std::size_t bytes);
+  friend void shared_blocks_after_fork_in_child() noexcept;
   std::uint64_t offset_;
   std::size_t bytes_;
   void* data_;
   bool released_ = false;
+  std::int64_t ledger_entry_ = -1;  // in a fork child: this block's entry in the fork's ledger
 };
 
 /// Gives back this process's count on every registered block: an mpx child
 /// that has finished run() uses none of them again.
 void release_all_shared_blocks() noexcept;
+
+// The fork ledger: what a fork child killed by a signal never gave back.
+// The counts the parent takes for a fork child (before_fork) are listed in a
+// ledger in the arena; the child ticks an entry off before it gives that
+// count back itself. Once the child is reaped, the parent gives back every
+// count still unticked — so a SIGKILLed worker leaks nothing. A child killed
+// between its tick and its give-back leaks that one count (never a double free).
+//
+//   request_fork_ledger();                 // right before fork(), forking thread
+//   pid = fork();
+//   ledger = take_fork_ledger();           // parent: 0 if none was made
+//   ... reap the child ...
+//   settle_fork_ledger(ledger);
+
+/// The next fork from this thread keeps a ledger.
+void request_fork_ledger() noexcept;
+/// Parent, after fork: the ledger made for that fork (0 if none).
+std::uint64_t take_fork_ledger() noexcept;
+/// Parent, once the child is reaped: gives back what it did not, frees the ledger.
+void settle_fork_ledger(std::uint64_t ledger) noexcept;
 /// Called in a fork child (by the atfork handler).
 void shared_blocks_after_fork_in_child() noexcept;
 
