@@ -243,7 +243,12 @@ TEST(Pool, AWorkerKilledFailsOnlyItsTaskWithWorkerLost) {
     }
   }
   EXPECT_THROW(pool.apply(segfault, 0), mpx::WorkerLost);
-  EXPECT_THROW(pool.apply(exit_with, 3), mpx::WorkerLost);
+  try {  // mpx::exit() in a task is an error for the caller, not a death
+    pool.apply(exit_with, 3);
+    FAIL();
+  } catch (const mpx::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "SystemExit");
+  }
   // Replaced: the pool has its two workers and goes on.
   EXPECT_EQ(pool.map(square, std::vector<int>{1, 2, 3}), (std::vector<int>{1, 4, 9}));
   EXPECT_EQ(pool.workers().size(), 2u);
@@ -274,6 +279,25 @@ TEST(Pool, APoolWideTimeoutAppliesToEveryTask) {
   EXPECT_THROW(pool.apply(hang, 0), mpx::TimeoutError);
   EXPECT_THROW(pool.map({.chunksize = 1}, hang, std::vector<int>{1}), mpx::TimeoutError);
   EXPECT_EQ(pool.apply(square, 2), 4);
+}
+
+std::size_t length_of(std::string s) { return s.size(); }
+std::size_t crash_with_data(std::string) {
+  ::raise(SIGKILL);
+  return 0;
+}
+
+TEST(Pool, TasksLargerThanTheRingTravelWhole) {
+  mpx::Pool pool(2);
+  const std::string big(9u << 20, 'x');  // twice the 4 MiB task ring
+  EXPECT_EQ(pool.apply(length_of, big), big.size());
+  auto sizes = pool.map({.chunksize = 1}, length_of, std::vector<std::string>(3, big));
+  EXPECT_EQ(sizes, std::vector<std::size_t>(3, big.size()));
+  // CPython's test_crash_big_data (gh-94777): big calls whose workers die
+  // fail, and nothing hangs.
+  std::vector<std::string> calls(6, std::string((4u << 20) + 1, 'a'));
+  EXPECT_THROW(pool.map({.chunksize = 1}, crash_with_data, calls), mpx::WorkerLost);
+  EXPECT_EQ(pool.apply(length_of, std::string(10, 'y')), 10u);
 }
 
 // ---- lifecycle -----------------------------------------------------------------

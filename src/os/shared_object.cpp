@@ -129,7 +129,9 @@ void SharedBlock::unshare_with_child() noexcept {
   header_at(offset_)->processes.fetch_sub(1, std::memory_order_relaxed);
 }
 
-std::shared_ptr<SharedBlock> SharedBlock::adopt(std::uint64_t offset) {
+namespace {
+// The block header at `offset`, checked: bytes from another process name it.
+BlockHeader* checked_header(std::uint64_t offset) {
   auto& arena = Arena::shared();
   if (offset % Arena::kMinBlock != 0 || offset < Arena::kMinBlock || offset + kHeader > arena.used() ||
       offset + kHeader < offset) {
@@ -139,6 +141,17 @@ std::shared_ptr<SharedBlock> SharedBlock::adopt(std::uint64_t offset) {
   if (h->magic != kBlockMagic || h->bytes < kHeader || h->bytes > arena.used() - offset) {
     throw DecodeError("shared object: no object at offset " + std::to_string(offset));
   }
+  return h;
+}
+}  // namespace
+
+std::span<const std::byte> SharedBlock::view(std::uint64_t offset) {
+  BlockHeader* h = checked_header(offset);
+  return {Arena::shared().at<const std::byte>(offset + kHeader), static_cast<std::size_t>(h->bytes - kHeader)};
+}
+
+std::shared_ptr<SharedBlock> SharedBlock::adopt(std::uint64_t offset) {
+  BlockHeader* h = checked_header(offset);
   return std::shared_ptr<SharedBlock>(new SharedBlock(Adopted{}, offset, static_cast<std::size_t>(h->bytes)));
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "mpx/detail/future_core.hpp"
 #include "mpx/detail/process_pool.hpp"
 #include "mpx/detail/remote_exception.hpp"
 #include "mpx/errors.hpp"
@@ -121,6 +122,8 @@ void pool_worker_main(PoolWorkerArgs args) {
     } catch (const SystemExit&) {
       throw;
     } catch (...) {
+      // Python's worker: LOGGER.critical('Exception in initializer:', exc_info=True).
+      log_exception("Exception in initializer:", std::current_exception());
       pool::slot(args.control, args.index).task.store(pool::kInitFailedTask, std::memory_order_seq_cst);
       ResultHeader h;
       h.kind = pool::kInitFailed;
@@ -151,12 +154,22 @@ void pool_worker_main(PoolWorkerArgs args) {
     h.id = th.id;
     out.resize(sizeof(ResultHeader));
     try {
-      SpanIn ar(message.data() + sizeof th, message.size() - sizeof th);
+      std::span<const std::byte> body(message.data() + sizeof th, message.size() - sizeof th);
+      if (th.indirect) {
+        IndirectBody ref;
+        if (body.size() != sizeof ref)
+          throw DecodeError("an indirect pool task of " + std::to_string(body.size()) + " bytes");
+        std::memcpy(&ref, body.data(), sizeof ref);
+        body = SharedBlock::view(ref.offset);
+        if (ref.size > body.size()) throw DecodeError("an indirect pool task larger than its block");
+        body = body.first(static_cast<std::size_t>(ref.size));
+      }
+      SpanIn ar(body.data(), body.size());
       CodeRef trampoline_ref, function_ref;
       ar(trampoline_ref, function_ref);
       auto trampoline = reinterpret_cast<PoolTrampoline>(const_cast<void*>(code.find(trampoline_ref)));
       const void* function = code.find(function_ref);
-      std::span<const std::byte> task_args(message.data() + message.size() - ar.left(), ar.left());
+      std::span<const std::byte> task_args(body.data() + body.size() - ar.left(), ar.left());
       if (th.timeout_ns > 0) timer.arm(th.timeout_ns);
       trampoline(function, task_args, out);
       if (th.timeout_ns > 0) timer.disarm();
@@ -167,8 +180,13 @@ void pool_worker_main(PoolWorkerArgs args) {
         h.kind = pool::kRaised;
         put_exception(args.results, out, h, std::current_exception());
       }
-    } catch (const SystemExit&) {
-      throw;  // mpx::exit() in a task ends the worker: the pool reports WorkerLost
+    } catch (const SystemExit& e) {
+      // mpx::exit() in a task: the caller gets it as an error, the worker
+      // goes on (Python's executor sets the future's SystemExit likewise).
+      if (th.timeout_ns > 0) timer.disarm();
+      h.kind = pool::kRaised;
+      put_exception(args.results, out, h,
+                    std::make_exception_ptr(RemoteError("SystemExit", "mpx::exit(" + std::to_string(e.code) + ")")));
     } catch (...) {
       if (th.timeout_ns > 0) timer.disarm();
       h.kind = pool::kRaised;

@@ -86,17 +86,27 @@ ProcessPoolCore::~ProcessPoolCore() {
 
 void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
                              bool continuation) {
+  std::shared_ptr<SharedBlock> body;
+  if (message.size() > config_.inline_limit) {
+    // In the arena, where every worker (forked or spawned) maps it.
+    const std::size_t n = message.size() - sizeof(TaskHeader);
+    body = std::make_shared<SharedBlock>(n);
+    std::memcpy(body->data(), message.data() + sizeof(TaskHeader), n);
+    TaskHeader h;
+    std::memcpy(&h, message.data(), sizeof h);
+    h.indirect = 1;
+    const IndirectBody ref{body->offset(), n};
+    message.resize(sizeof h + sizeof ref);
+    std::memcpy(message.data(), &h, sizeof h);
+    std::memcpy(message.data() + sizeof h, &ref, sizeof ref);
+  }
   std::unique_lock lock(mu_);
   if (!broken_.empty()) std::rethrow_exception(broken_error());
   if (state_ == State::Terminated || (state_ == State::Closed && !continuation)) {
     if (!config_.closed_runtime_error.empty()) throw RuntimeError(config_.closed_runtime_error);
     throw ValueError("Pool not running");
   }
-  if (message.size() > args_.tasks.max_message_size()) {
-    throw ValueError("a task of " + std::to_string(message.size()) + " bytes is larger than the pool's limit of " +
-                     std::to_string(args_.tasks.max_message_size()));
-  }
-  pending_.push_back({job, index, std::move(message)});
+  pending_.push_back({job, index, std::move(message), std::move(body)});
   feed_locked(lock);
 }
 
@@ -112,7 +122,7 @@ void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
     const std::uint64_t id = next_id_;
     if (!put_locked(id, p.message)) break;
     ++next_id_;
-    table_.emplace(id, Entry{std::move(p.job), p.index});
+    table_.emplace(id, Entry{std::move(p.job), p.index, std::move(p.body)});
     ++in_flight_;
     pending_.pop_front();
   }

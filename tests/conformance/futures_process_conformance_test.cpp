@@ -1301,20 +1301,19 @@ TEST_P(ExecutorDeadlockTest, test_crash_during_func_exec_on_worker) {
 }
 
 TEST_P(ExecutorDeadlockTest, test_exit_during_func_exec_on_worker) {
-  // Python: sys.exit(1) in the call raises SystemExit into the future; the worker lives.
+  // Python: sys.exit(1) in the call raises SystemExit into the future; the
+  // worker lives. mpx: RemoteError("SystemExit", "mpx::exit(1)") — a
+  // mpx::SystemExit escaping main() would abort, where Python's exits.
   auto ex = make({.max_workers = 2});
   auto f = ex->submit(sys_exit);
   try {
     f.result(kShortTimeout);
     ADD_FAILURE() << "no error";
-  } catch (const mpx::SystemExit& e) {
-    EXPECT_EQ(e.code, 1);
-  } catch (const mpx::BrokenProcessPool& e) {
-    GTEST_SKIP() << "mpx gap: mpx::exit() (sys.exit) in a ProcessPoolExecutor call ends its worker and breaks the "
-                    "pool (src/pool/pool_worker.cpp rethrows SystemExit); Python's _process_worker catches "
-                    "BaseException, so the future raises SystemExit and the pool stays usable. Got: "
-                 << e.what();
+  } catch (const mpx::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "SystemExit");
+    EXPECT_EQ(e.message(), "mpx::exit(1)");
   }
+  EXPECT_EQ(ex->broken(), "");
 }
 
 TEST_P(ExecutorDeadlockTest, test_error_during_func_exec_on_worker) {
@@ -1328,19 +1327,17 @@ TEST_P(ExecutorDeadlockTest, test_crash_during_result_pickle_on_worker) {
 }
 
 TEST_P(ExecutorDeadlockTest, test_exit_during_result_pickle_on_worker) {
-  // Python: SystemExit from pickling the result reaches the future.
+  // Python: SystemExit from pickling the result reaches the future (mpx:
+  // as RemoteError, see test_exit_during_func_exec_on_worker).
   auto ex = make({.max_workers = 2});
   auto f = ex->submit(return_instance<ExitAtPickle>);
   try {
     f.result(kShortTimeout);
     ADD_FAILURE() << "no error";
-  } catch (const mpx::SystemExit& e) {
-    EXPECT_EQ(e.code, 1);
-  } catch (const mpx::BrokenProcessPool& e) {
-    GTEST_SKIP() << "mpx gap: as test_exit_during_func_exec_on_worker — mpx::exit() while the worker encodes the "
-                    "result ends the worker (BrokenProcessPool); Python sends SystemExit back. Got: "
-                 << e.what();
+  } catch (const mpx::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "SystemExit");
   }
+  EXPECT_EQ(ex->broken(), "");
 }
 
 TEST_P(ExecutorDeadlockTest, test_error_during_result_pickle_on_worker) {
@@ -1384,21 +1381,12 @@ TEST_P(ExecutorDeadlockTest, test_shutdown_deadlock_pickle) {
 
 TEST_P(ExecutorDeadlockTest, test_crash_big_data) {
   // gh-94777: a child crashing while data is written into the queue gives a
-  // clean exception instead of a deadlock. Here with calls of 512 KiB, which
-  // the task ring takes whole; CPython's PIPE_MAX_SIZE (4 MiB + 1) calls hang
-  // mpx (see the skip below), so they are not run.
+  // clean exception instead of a deadlock. Calls this large travel beside
+  // the task ring (in the arena), never in fragments.
   constexpr std::size_t PIPE_MAX_SIZE = 4 * 1024 * 1024 + 1;  // test.support.PIPE_MAX_SIZE
-  {
-    auto ex = make({.max_workers = 2});
-    EXPECT_THROW(to_vector(ex->map(crash_with_data, std::vector<std::string>(10, std::string(PIPE_MAX_SIZE / 8, 'a')))),
-                 mpx::BrokenProcessPool);
-  }
-  GTEST_SKIP() << "mpx bug: with calls of PIPE_MAX_SIZE bytes, map() never returns: submit() -> "
-                  "ProcessPoolCore::feed_locked -> put_locked -> MessageRing::put(message, Deadline::now()) "
-                  "(src/pool/process_pool.cpp) waits for ring room in the middle of a fragmented (> 1 MiB) "
-                  "message while holding the pool's mutex; the workers that should drain the ring have crashed, "
-                  "and the supervisor, which would reap them and break the pool, waits for that mutex "
-                  "(process_pool.cpp, supervisor_loop). Python raises BrokenProcessPool.";
+  auto ex = make({.max_workers = 2});
+  EXPECT_THROW(to_vector(ex->map(crash_with_data, std::vector<std::string>(10, std::string(PIPE_MAX_SIZE, 'a')))),
+               mpx::BrokenProcessPool);
 }
 
 TEST_P(ExecutorDeadlockTest, test_gh105829_should_not_deadlock_if_wakeup_pipe_full) {

@@ -84,6 +84,16 @@ class PoolJob {
 struct TaskHeader {
   std::uint64_t id = 0;         // assigned when the task is put
   std::int64_t timeout_ns = 0;  // 0: none
+  std::uint32_t indirect = 0;   // 1: the body is a SharedBlock, named by an IndirectBody
+  std::uint32_t reserved = 0;
+};
+
+/// A large task's body lives in the arena, not in the ring: the parent's put
+/// never waits for room mid-message (fragments would), and a worker killed
+/// while it takes the task message loses no half-assembled task.
+struct IndirectBody {
+  std::uint64_t offset = 0;  // the SharedBlock, which the parent keeps until the task ends
+  std::uint64_t size = 0;
 };
 
 /// The worker side's function type: runs `function` on the encoded `args`
@@ -119,6 +129,8 @@ struct ProcessPoolConfig {
   bool replace_dead_workers = true;               // false: a death breaks the pool (BrokenProcessPool)
   std::string broken_message;                     // what a broken pool's tasks fail with
   std::size_t ring_bytes = 4u << 20;
+  /// Task messages larger than this travel indirectly (IndirectBody).
+  std::size_t inline_limit = 64u << 10;
   /// Submitting after close(): RuntimeError(this) if set (executors), else
   /// Python Pool's ValueError("Pool not running").
   std::string closed_runtime_error;
@@ -206,6 +218,7 @@ class ProcessPoolCore {
   struct Entry {
     std::shared_ptr<PoolJob> job;
     std::size_t index;
+    std::shared_ptr<SharedBlock> body;  // an indirect task's body, kept until it ends
   };
   struct Worker {
     Process process;
@@ -232,6 +245,7 @@ class ProcessPoolCore {
     std::shared_ptr<PoolJob> job;
     std::size_t index;
     std::vector<std::byte> message;
+    std::shared_ptr<SharedBlock> body;
   };
   std::deque<Pending> pending_;  // not yet sent
   std::uint64_t next_id_ = 1;

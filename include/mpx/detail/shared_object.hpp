@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -52,6 +53,9 @@ class SharedBlock {
   /// In such a child: the block the parent shared. Throws DecodeError if no
   /// block lives at `offset` (the bytes came from somewhere else).
   static std::shared_ptr<SharedBlock> adopt(std::uint64_t offset);
+  /// The bytes of the block at `offset`, which another process of the arena
+  /// keeps alive meanwhile: no count is taken. Throws DecodeError as adopt().
+  static std::span<const std::byte> view(std::uint64_t offset);
 
  private:
   struct Adopted {};
