@@ -289,3 +289,36 @@ TEST(Spawn, SharedObjectsTravelOnlyByInheritance) {
   mpx::Queue<int> q;
   EXPECT_THROW(a.send(q), mpx::RuntimeError);
 }
+
+// ---- a context's objects (Python: ctx.Queue(), ctx.Lock(), ctx.Pool()...) -----
+
+namespace {
+void put_squares(mpx::Queue<int> q, mpx::Lock lock, mpx::Value<int> counter, int n) {
+  for (int i = 0; i < n; ++i) q.put(i * i);
+  std::scoped_lock hold(lock);
+  counter.set_value(counter.value() + n);
+}
+}  // namespace
+
+TEST(ContextObjects, MadeByAContextWorkInItsChildren) {
+  for (const std::string method : {"fork", "spawn", "forkserver"}) {
+    SCOPED_TRACE(method);
+    auto ctx = mpx::get_context(method);
+    auto q = ctx.Queue<int>();
+    auto lock = ctx.Lock();
+    auto counter = ctx.Value<int>(0);
+    auto p = ctx.Process(put_squares, q, lock, counter, 3);
+    p.start();
+    std::vector<int> got;
+    for (int i = 0; i < 3; ++i) got.push_back(q.get(std::chrono::seconds(30)));
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 4}));
+    EXPECT_EQ(counter.value(), 3);
+    auto [a, b] = ctx.Pipe();
+    a.send(7);
+    EXPECT_EQ(b.recv<int>(), 7);
+    ctx.Event().set();
+    EXPECT_TRUE(ctx.Semaphore(2).acquire());
+  }
+}

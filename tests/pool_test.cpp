@@ -416,3 +416,14 @@ TEST(Pool, ProgressLineOnlyWhenStderrIsATerminal) {
   EXPECT_NE(drawn.find("2/2"), std::string::npos) << drawn;
   EXPECT_NE(drawn.find("items/s"), std::string::npos) << drawn;
 }
+
+TEST(Pool, AContextsPoolUsesItsStartMethod) {
+  for (const std::string method : {"fork", "spawn", "forkserver"}) {
+    SCOPED_TRACE(method);
+    auto pool = mpx::get_context(method).Pool(2);
+    EXPECT_EQ(pool.processes(), 2);
+    EXPECT_EQ(pool.map(square, std::vector<int>{1, 2, 3}), (std::vector<int>{1, 4, 9}));
+    auto pool2 = mpx::get_context(method).Pool({.processes = 1, .initializer = {set_init_value, 5}});
+    EXPECT_EQ(pool2.apply(read_init_value, 0), 5);
+  }
+}

@@ -32,15 +32,26 @@
 // start(). Both raise ProcessError naming what to change.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "mpx/connection.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/process.hpp"
+#include "mpx/queues.hpp"
+#include "mpx/sharedctypes.hpp"
+#include "mpx/synchronize.hpp"
 
 namespace mpx {
+
+template <class Backend>
+class BasicPool;  // mpx/pool.hpp (which includes this header)
+namespace detail {
+class ProcessBackend;
+}
 
 /// Called first thing in main(). In a process started by spawn it runs the
 /// shipped call and exits (it never returns there); in the forkserver it
@@ -98,6 +109,75 @@ class Context {
     p.set_start_method(method_);
     return p;
   }
+
+  /// Python: ctx.Pool(processes=None, ...) — a Pool whose workers start
+  /// with this context's method: `auto pool = ctx.Pool(4);` or
+  /// `ctx.Pool({.processes = 4, .initializer = init})`.
+  template <class P = BasicPool<detail::ProcessBackend>>
+  P Pool(std::optional<int> processes = {}) const {
+    typename P::Options options;
+    options.processes = processes;
+    return Pool<P>(std::move(options));
+  }
+  template <class P = BasicPool<detail::ProcessBackend>>
+  P Pool(typename P::Options options) const {
+    options.context = *this;
+    return P(std::move(options));
+  }
+
+  // Python: ctx.Queue(), ctx.Lock(), ctx.Value(...)... The shared objects
+  // themselves do not depend on the start method (under spawn and forkserver
+  // they travel as arguments, detail/transfer.hpp): these make the same
+  // objects as mpx::Queue<T>, mpx::Lock... and exist so that code written
+  // against a context reads as Python's.
+  template <class T, class... A>
+  ::mpx::Queue<T> Queue(A&&... a) const {
+    return ::mpx::Queue<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::SimpleQueue<T> SimpleQueue(A&&... a) const {
+    return ::mpx::SimpleQueue<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::JoinableQueue<T> JoinableQueue(A&&... a) const {
+    return ::mpx::JoinableQueue<T>(std::forward<A>(a)...);
+  }
+  ::mpx::Lock Lock() const { return {}; }
+  ::mpx::RLock RLock() const { return {}; }
+  ::mpx::Event Event() const { return {}; }
+  template <class... A>
+  ::mpx::Semaphore Semaphore(A&&... a) const {
+    return ::mpx::Semaphore(std::forward<A>(a)...);
+  }
+  template <class... A>
+  ::mpx::BoundedSemaphore BoundedSemaphore(A&&... a) const {
+    return ::mpx::BoundedSemaphore(std::forward<A>(a)...);
+  }
+  template <class... A>
+  ::mpx::Condition Condition(A&&... a) const {
+    return ::mpx::Condition(std::forward<A>(a)...);
+  }
+  template <class... A>
+  ::mpx::Barrier Barrier(A&&... a) const {
+    return ::mpx::Barrier(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::Value<T> Value(A&&... a) const {
+    return ::mpx::Value<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::Array<T> Array(A&&... a) const {
+    return ::mpx::Array<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::RawValue<T> RawValue(A&&... a) const {
+    return ::mpx::RawValue<T>(std::forward<A>(a)...);
+  }
+  template <class T, class... A>
+  ::mpx::RawArray<T> RawArray(A&&... a) const {
+    return ::mpx::RawArray<T>(std::forward<A>(a)...);
+  }
+  std::pair<Connection, Connection> Pipe(bool duplex = true) const { return ::mpx::Pipe(duplex); }
 
  private:
   friend Context get_context(std::string_view method);
