@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "mpx/connection.hpp"
+#include "mpx/context.hpp"
 #include "mpx/process.hpp"
 #include "os/resource_tracker.hpp"
 #include "support/child.hpp"
@@ -252,4 +253,27 @@ TEST(SharedMemory, FirstCreateWorksWithSigchldIgnoredAndAnotherChildRunning) {
   ASSERT_TRUE(r.poll(20s)) << "the first create hung";
   EXPECT_TRUE(r.recv<bool>());
   ASSERT_TRUE(program.join(20s));
+}
+
+namespace {
+void write_into(mpx::SharedMemory& shm, int value) { std::memcpy(shm.buf().data(), &value, sizeof value); }
+}  // namespace
+
+// The list of shared objects as arguments includes SharedMemory: it
+// travels by name, as Python pickles it.
+TEST(SharedMemory, TravelsByNameToChildrenOfEveryStartMethod) {
+  mpx::SharedMemory shm({.create = true, .size = 64});
+  for (const std::string method : {"fork", "spawn", "forkserver"}) {
+    SCOPED_TRACE(method);
+    mpx::SharedMemory handle(shm.name());
+    auto p = mpx::get_context(method).Process(write_into, std::move(handle), 41 + static_cast<int>(method.size()));
+    p.start();
+    p.join();
+    EXPECT_EQ(p.exitcode(), 0);
+    int got = 0;
+    std::memcpy(&got, shm.buf().data(), sizeof got);
+    EXPECT_EQ(got, 41 + static_cast<int>(method.size()));
+  }
+  shm.close();
+  shm.unlink();
 }

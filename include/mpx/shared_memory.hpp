@@ -69,8 +69,26 @@ class SharedMemory {
   /// SharedMemory(std::nullopt, true, size).
   explicit SharedMemory(std::optional<std::string> name, bool create = false, std::int64_t size = 0);
 
+  /// An empty handle (no name, nothing mapped), as a moved-from one: assign to it.
+  SharedMemory() noexcept = default;
   SharedMemory(SharedMemory&& other) noexcept;
   SharedMemory& operator=(SharedMemory&& other) noexcept;
+
+  /// Travels by name, as Python pickles it: the receiver attaches to the
+  /// same block (SharedMemory(name)) — a Process argument under any start
+  /// method, or a message through a Queue or Pipe.
+  /// Throws (load): FileNotFoundError if the name is gone by then.
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (posix_name_.empty()) throw ValueError("cannot send a SharedMemory handle that has no name");
+    ar(name());
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::string n;
+    ar(n);
+    *this = SharedMemory(std::move(n));
+  }
   SharedMemory(const SharedMemory&) = delete;
   SharedMemory& operator=(const SharedMemory&) = delete;
   /// Closes (Python's __del__); never unlinks.
