@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <numeric>
 #include <set>
@@ -47,12 +48,14 @@ int throw_custom(int) { throw Custom("custom failure"); }
 int throw_int(int) { throw 42; }
 int throw_os(int) { throw mpx::OSError(EACCES, "open(/x): Permission denied"); }
 int die_by(int signo) {
+  ::signal(signo, SIG_DFL);  // a sanitizer's SEGV handler would make the death an exit(1)
   ::raise(signo);
   return 0;
 }
 int segfault(int) {
-  volatile int* p = nullptr;
-  return *p;
+  ::signal(SIGSEGV, SIG_DFL);  // as die_by
+  // A real fault, at an address UBSan's null check does not stop first.
+  return *reinterpret_cast<volatile int*>(std::uintptr_t{8});
 }
 int hang(int) {
   for (;;) ::pause();

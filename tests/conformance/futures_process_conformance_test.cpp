@@ -171,6 +171,7 @@ void exit_now(int code) { ::_exit(code); }                    // os._exit
 // test_deadlock's _crash: a segfault (no core file: faulthandler.disable()'s part).
 void crash() {
   ::prctl(PR_SET_DUMPABLE, 0);
+  ::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would make the death an exit(1)
   ::raise(SIGSEGV);
 }
 void crash_after(double delay) {
@@ -1003,6 +1004,10 @@ TEST(ThreadPoolExecutorTest, test_hang_global_shutdown_lock) {
   // bpo-45021: the thread pools' shutdown lock must be usable in a fork
   // child, or the child never exits.
   if (kUnderTsan) GTEST_SKIP() << "TSan: a fork child of a threaded parent";
+  if (kUnderAsan) {
+    GTEST_SKIP() << "ASan (GCC 12): forking while another thread allocates non-stop deadlocks the child on "
+                    "ASan's own allocator lock (fixed in later sanitizer runtimes)";
+  }
   fut::ThreadPoolExecutor pool(1);
   pool.submit(Resubmit{&pool});
   for (int i = 0; i < 50; ++i) {

@@ -27,6 +27,13 @@ inline constexpr bool kUnderTsan = true;
 #else
 inline constexpr bool kUnderTsan = false;
 #endif
+// GCC 12's ASan allocator takes no lock around fork(): a child forked while
+// another thread of the parent is inside malloc waits for ever on that lock.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAsan = true;
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
 
 struct ZeroDivisionError : std::runtime_error {
   ZeroDivisionError() : std::runtime_error("integer division or modulo by zero") {}
