@@ -10,6 +10,7 @@
 //   }
 #pragma once
 
+#include "mpx/aio.hpp"
 #include "mpx/codec.hpp"
 #include "mpx/connection.hpp"
 #include "mpx/context.hpp"

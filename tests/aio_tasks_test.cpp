@@ -1,0 +1,136 @@
+// mpx::aio tasks and the loop: call_soon/call_later ordering, Task start
+// and cancellation, sleep, gather, wait, wait_for, timeout, shield,
+// TaskGroup — on both backends.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "mpx/aio.hpp"
+#include "support/aio_backends.hpp"
+
+namespace aio = mpx::aio;
+using namespace std::chrono_literals;
+
+namespace {
+
+using AioTasks = mpx::test::AioTest;
+MPX_AIO_BACKENDS(AioTasks);
+
+TEST_P(AioTasks, CallSoonRunsInOrderAndCallLaterByDeadline) {
+  aio::EventLoop loop(options());
+  std::vector<int> order;
+  loop.call_later(20ms, [&] {
+    order.push_back(4);
+    loop.stop();
+  });
+  loop.call_later(5ms, [&] { order.push_back(3); });
+  loop.call_soon([&] { order.push_back(1); });
+  loop.call_soon([&] { order.push_back(2); });
+  auto h = loop.call_soon([&] { order.push_back(99); });
+  h.cancel();
+  loop.run_forever();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+}
+
+aio::Task<int> add_later(int a, int b) {
+  co_await aio::sleep(1ms);
+  co_return a + b;
+}
+
+aio::Task<int> twice() {
+  int x = co_await add_later(1, 2);              // inline
+  auto t = aio::create_task(add_later(10, 20));  // scheduled
+  int y = co_await t;
+  co_return x + y;
+}
+
+TEST_P(AioTasks, AwaitInlineAndScheduled) { EXPECT_EQ(run(twice()), 33); }
+
+aio::Task<std::string> cancel_sleeper() {
+  auto t = aio::create_task(aio::Task<int>([]() -> aio::Task<int> {
+    co_await aio::sleep(10s);
+    co_return 1;
+  }()));
+  co_await aio::sleep(0s);
+  EXPECT_TRUE(t.cancel());
+  try {
+    co_await t;
+  } catch (const aio::CancelledError&) {
+    co_return "cancelled";
+  }
+  co_return "not cancelled";
+}
+
+TEST_P(AioTasks, CancelDeliversCancelledErrorAtTheSuspension) { EXPECT_EQ(run(cancel_sleeper()), "cancelled"); }
+
+aio::Task<int> fails() {
+  co_await aio::sleep(1ms);
+  throw mpx::ValueError("boom");
+}
+
+aio::Task<> gather_cases() {
+  auto [a, b] = co_await aio::gather(add_later(1, 1), add_later(2, 2));
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 4);
+  std::vector<aio::Task<int>> ts;
+  for (int i = 0; i < 5; ++i) ts.push_back(add_later(i, i));
+  auto all = co_await aio::gather(std::move(ts));
+  EXPECT_EQ(all, (std::vector<int>{0, 2, 4, 6, 8}));
+  auto [ok, bad] = co_await aio::gather(aio::GatherOptions{.return_exceptions = true}, add_later(3, 4), fails());
+  EXPECT_EQ(std::get<0>(ok), 7);
+  EXPECT_TRUE(std::holds_alternative<std::exception_ptr>(bad));
+  EXPECT_THROW(co_await aio::gather(add_later(1, 1), fails()), mpx::ValueError);
+}
+
+TEST_P(AioTasks, Gather) { run(gather_cases()); }
+
+aio::Task<> timeouts() {
+  EXPECT_THROW(co_await aio::wait_for(add_later(1, 1), 0ms + 1us), aio::TimeoutError);
+  EXPECT_EQ(co_await aio::wait_for(add_later(1, 1), 5s), 2);
+  bool timed_out = false;
+  try {
+    co_await aio::timeout(2ms, [] { return add_later(0, 0); });
+    co_await aio::timeout(2ms, []() -> aio::Task<> { co_await aio::sleep(10s); });
+  } catch (const aio::TimeoutError&) {
+    timed_out = true;
+  }
+  EXPECT_TRUE(timed_out);
+  EXPECT_EQ(aio::current_task().cancelling(), 0);
+}
+
+TEST_P(AioTasks, TimeoutAndWaitFor) { run(timeouts()); }
+
+aio::Task<> groups() {
+  std::vector<int> seen;
+  co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Task<> {
+    tg.create_task([](std::vector<int>& s) -> aio::Task<> {
+      co_await aio::sleep(2ms);
+      s.push_back(2);
+    }(seen));
+    tg.create_task([](std::vector<int>& s) -> aio::Task<> {
+      s.push_back(1);
+      co_return;
+    }(seen));
+    co_return;
+  });
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  bool grouped = false;
+  try {
+    co_await aio::task_group([](aio::TaskGroup& tg) -> aio::Task<> {
+      tg.create_task(fails());
+      tg.create_task(aio::Task<int>([]() -> aio::Task<int> {
+        co_await aio::sleep(10s);
+        co_return 0;
+      }()));
+      co_await aio::sleep(10s);  // cancelled by the failure
+    });
+  } catch (const aio::ExceptionGroup& g) {
+    grouped = g.exceptions().size() == 1;
+  }
+  EXPECT_TRUE(grouped);
+}
+
+TEST_P(AioTasks, TaskGroup) { run(groups()); }
+
+}  // namespace
