@@ -54,8 +54,10 @@ int die_by(int signo) {
 }
 int segfault(int) {
   ::signal(SIGSEGV, SIG_DFL);  // as die_by
-  // A real fault, at an address UBSan's null check does not stop first.
-  return *reinterpret_cast<volatile int*>(std::uintptr_t{8});
+  // A real fault, at an address UBSan's null check does not stop first
+  // (read from a volatile, so the compiler cannot see it is bogus).
+  volatile std::uintptr_t address = 8;
+  return *reinterpret_cast<volatile int*>(address);
 }
 int hang(int) {
   for (;;) ::pause();
