@@ -432,3 +432,4 @@ TEST(Pool, AContextsPoolUsesItsStartMethod) {
     EXPECT_EQ(pool2.apply(read_init_value, 0), 5);
   }
 }
+

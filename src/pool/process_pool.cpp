@@ -39,7 +39,7 @@ std::string worker_name(const std::string& method, int n) {
 
 }  // namespace
 
-const CodeRef& cached_code_ref(const void* code) {
+CodeRef cached_code_ref(const void* code) {
   struct Entry {
     const void* code = nullptr;
     CodeRef ref;

@@ -117,7 +117,8 @@ std::vector<std::byte> make_task_message(const CodeRef& trampoline, const CodeRe
 
 /// The code identity of `code`, cached per thread for the last few pointers
 /// (a map() ships the same function thousands of times).
-const CodeRef& cached_code_ref(const void* code);
+/// (A copy: a later lookup may reuse the entry a reference would point into.)
+CodeRef cached_code_ref(const void* code);
 
 struct ProcessPoolConfig {
   int processes = 1;
