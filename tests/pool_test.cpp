@@ -432,4 +432,3 @@ TEST(Pool, AContextsPoolUsesItsStartMethod) {
     EXPECT_EQ(pool2.apply(read_init_value, 0), 5);
   }
 }
-

@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -190,15 +191,26 @@ class Context {
 /// Throws: ValueError for an unknown method.
 Context get_context(std::string_view method = "");
 
-/// The spawn context with the method known at compile time: its Process()
-/// refuses a target that cannot travel when the program is compiled, not
-/// when it runs (get_context("spawn") can only tell at run time).
+namespace detail {
+struct SpawnMethod {
+  static constexpr const char* name = "spawn";
+};
+struct ForkserverMethod {
+  static constexpr const char* name = "forkserver";
+};
+}  // namespace detail
+
+/// A context with its method known at compile time (spawn or forkserver):
+/// its Process() refuses a target that cannot travel when the program is
+/// compiled, not when it runs (get_context("spawn") can only tell at run time).
 ///
 ///   mpx::spawn_context().Process(work, 42);          // compiles
 ///   mpx::spawn_context().Process([&] { ... });       // error: the target must travel
-class SpawnContext : public Context {
+///   mpx::forkserver_context().Process([&] { ... });  // error, likewise
+template <class Method>
+class TravellingContext : public Context {
  public:
-  SpawnContext() : Context(get_context("spawn")) {}
+  TravellingContext() : Context(get_context(Method::name)) {}
 
   template <class F, class... Args>
   ::mpx::Process Process(F&& target, Args&&... args) const {
@@ -206,34 +218,23 @@ class SpawnContext : public Context {
   }
   template <class F, class... Args>
   ::mpx::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
-    static_assert(detail::Shippable<F, Args...>,
-                  "mpx: under spawn the target must travel to a fresh process: a function, a static member "
-                  "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
+    // Two asserts for two messages: a static_assert's text is a literal.
+    if constexpr (std::is_same_v<Method, detail::SpawnMethod>) {
+      static_assert(detail::Shippable<F, Args...>,
+                    "mpx: under spawn the target must travel to a fresh process: a function, a static member "
+                    "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
+    } else {
+      static_assert(detail::Shippable<F, Args...>,
+                    "mpx: under forkserver the target must travel to a fresh process: a function, a static member "
+                    "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
+    }
     return Context::Process(std::move(options), std::forward<F>(target), std::forward<Args>(args)...);
   }
 };
 
+using SpawnContext = TravellingContext<detail::SpawnMethod>;
+using ForkserverContext = TravellingContext<detail::ForkserverMethod>;
 inline SpawnContext spawn_context() { return SpawnContext{}; }
-
-/// The forkserver context with the method known at compile time, as
-/// spawn_context(): mpx::forkserver_context().Process([&] { ... }) does not compile.
-class ForkserverContext : public Context {
- public:
-  ForkserverContext() : Context(get_context("forkserver")) {}
-
-  template <class F, class... Args>
-  ::mpx::Process Process(F&& target, Args&&... args) const {
-    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
-  }
-  template <class F, class... Args>
-  ::mpx::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
-    static_assert(detail::Shippable<F, Args...>,
-                  "mpx: under forkserver the target must travel to a fresh process: a function, a static member "
-                  "function or a lambda without captures, with Encodable arguments (mpx/context.hpp)");
-    return Context::Process(std::move(options), std::forward<F>(target), std::forward<Args>(args)...);
-  }
-};
-
 inline ForkserverContext forkserver_context() { return ForkserverContext{}; }
 
 }  // namespace mpx

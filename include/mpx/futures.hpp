@@ -361,5 +361,5 @@ AsCompleted<T> as_completed(std::initializer_list<Future<T>> fs) {
 
 }  // namespace mpx::futures
 
-#include "mpx/detail/executor.hpp"  // Executor, MapResult, ThreadPoolExecutor
+#include "mpx/detail/executor.hpp"          // Executor, MapResult, ThreadPoolExecutor
 #include "mpx/detail/process_executor.hpp"  // ProcessPoolExecutor
