@@ -12,8 +12,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -396,7 +398,9 @@ TEST(Pool, ProgressLineOnlyWhenStderrIsATerminal) {
   EXPECT_EQ(quiet, "");  // a file: nothing
 
   int master = -1, slave = -1;
-  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) {
+    GTEST_SKIP() << "no pseudo-terminal here (openpty: " << std::strerror(errno) << "): the terminal half is not run";
+  }
   const int saved = ::dup(STDERR_FILENO);
   ASSERT_GE(saved, 0);
   ASSERT_EQ(::dup2(slave, STDERR_FILENO), STDERR_FILENO);
