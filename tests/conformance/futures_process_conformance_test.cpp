@@ -116,6 +116,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -148,10 +149,10 @@ namespace {
 
 // ---- the calls (they travel: plain functions) -------------------------------------
 
-long pow_(long b, long e) {  // Python's pow on ints
-  long r = 1;
-  for (long i = 0; i < e; ++i) r *= b;
-  return r;
+long pow_(long b, long e) {  // Python's pow on ints, modulo 2^64 (signed overflow is UB in C++)
+  std::uint64_t r = 1;
+  for (long i = 0; i < e; ++i) r *= static_cast<std::uint64_t>(b);
+  return static_cast<long>(r);
 }
 int add(int a, int b) { return a + b; }
 int abs_(int x) { return std::abs(x); }
