@@ -152,8 +152,7 @@ class BaseServer {
   /// (server_bind and server_activate as defined by BaseServer and the
   /// policy: a constructor cannot reach a subclass's overrides, so a
   /// subclass that overrides them passes false and calls them itself).
-  BaseServer(detail::TransportInfo transport, net::Address address, HandlerClass handler,
-             bool bind_and_activate);
+  BaseServer(detail::TransportInfo transport, net::Address address, HandlerClass handler, bool bind_and_activate);
 
   /// Python: _handle_request_noblock() — one get_request, verify, process.
   void handle_request_noblock();
@@ -286,26 +285,31 @@ using ThreadingMixIn = Threading;
 using ForkingMixIn = Forking;
 
 // ---- transports -----------------------------------------------------------------
+// Families as numbers: a user's <sys/socket.h> turns the names into macros
+// (base_server.cpp checks the values).
+namespace detail {
+inline constexpr int kAfUnix = 1, kAfInet = 2;
+}
 
 /// Python: TCPServer's transport — IPv4 stream, address (host, port).
 struct TCP {
   using address_type = net::InetAddress;
-  static constexpr detail::TransportInfo info{net::AF_INET, net::SOCK_STREAM};
+  static constexpr detail::TransportInfo info{detail::kAfInet, net::SOCK_STREAM};
 };
 /// Python: UDPServer's transport.
 struct UDP {
   using address_type = net::InetAddress;
-  static constexpr detail::TransportInfo info{net::AF_INET, net::SOCK_DGRAM};
+  static constexpr detail::TransportInfo info{detail::kAfInet, net::SOCK_DGRAM};
 };
 /// Python: UnixStreamServer's transport — address: a path.
 struct UnixStream {
   using address_type = net::UnixAddress;
-  static constexpr detail::TransportInfo info{net::AF_UNIX, net::SOCK_STREAM};
+  static constexpr detail::TransportInfo info{detail::kAfUnix, net::SOCK_STREAM};
 };
 /// Python: UnixDatagramServer's transport.
 struct UnixDatagram {
   using address_type = net::UnixAddress;
-  static constexpr detail::TransportInfo info{net::AF_UNIX, net::SOCK_DGRAM};
+  static constexpr detail::TransportInfo info{detail::kAfUnix, net::SOCK_DGRAM};
 };
 
 /// A server: Transport × Policy. Python: class X(PolicyMixIn, TransportServer).

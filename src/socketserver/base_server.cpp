@@ -20,6 +20,8 @@
 #include "mpx/socketserver.hpp"
 #include "os/sys.hpp"
 
+static_assert(mpx::socketserver::detail::kAfUnix == AF_UNIX && mpx::socketserver::detail::kAfInet == AF_INET);
+
 namespace mpx::socketserver {
 
 using mpx::detail::Deadline;
