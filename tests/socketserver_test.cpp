@@ -428,3 +428,100 @@ TEST(Pitfalls, HeadersAndBodyLeaveTogetherWithNagleOff) {
   std::size_t n = c.recv_into(std::as_writable_bytes(std::span(buf)));
   EXPECT_EQ(std::string_view(buf, n), "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello");
 }
+
+// ---- Aio: coroutine handlers on an aio loop -------------------------------------------
+
+namespace {
+struct AioEcho : ss::AioRequestHandler {
+  mpx::aio::Task<> handle(mpx::aio::StreamReader reader, mpx::aio::StreamWriter writer) override {
+    for (;;) {
+      std::string line = co_await reader.readline();
+      if (line.empty()) break;
+      if (line == "fail\n") throw mpx::ValueError("bad line");
+      writer.write(std::to_string(::getpid()) + " " + line);
+      co_await writer.drain();
+    }
+  }
+};
+
+template <class S>
+void aio_echo(typename S::address_type address, int processes) {
+  S server(std::move(address), ss::aio_handler<AioEcho>());
+  server.processes = processes;
+  ServeThread serving(server);
+  for (int i = 0; i < 4; ++i) {
+    auto c = connect_to(server.server_address);
+    std::string reply = round_trip(c, "ping\n");
+    EXPECT_TRUE(reply.ends_with(" ping\n")) << reply;
+    EXPECT_EQ(reply.substr(0, reply.find(' ')) == std::to_string(::getpid()), processes == 0);
+  }
+}
+}  // namespace
+
+TEST(Aio, TCPEchoOnOneLoop) { aio_echo<ss::AioTCPServer>({"127.0.0.1", 0}, 0); }
+TEST(Aio, UnixStreamEchoOnOneLoop) {
+  UnixPath path;
+  aio_echo<ss::AioUnixStreamServer>(path.address(), 0);
+}
+TEST(Aio, TCPEchoOnALoopPerWorkerWithReusePort) { aio_echo<ss::AioTCPServer>({"127.0.0.1", 0}, 2); }
+TEST(Aio, UnixStreamEchoOnALoopPerWorker) {
+  UnixPath path;
+  aio_echo<ss::AioUnixStreamServer>(path.address(), 2);
+}
+
+TEST(Aio, FiftyConcurrentClientsOnOneLoop) {
+  struct Lines : ss::AioRequestHandler {
+    mpx::aio::Task<> handle(mpx::aio::StreamReader reader, mpx::aio::StreamWriter writer) override {
+      for (std::string line; !(line = co_await reader.readline()).empty();) {
+        writer.write(line);
+        co_await writer.drain();
+      }
+    }
+  };
+  ss::AioTCPServer server({"127.0.0.1", 0}, ss::aio_handler<Lines>());
+  ServeThread serving(server);
+  constexpr int kClients = 50;
+  std::latch all_replied(kClients);
+  std::vector<std::future<bool>> results;
+  for (int i = 0; i < kClients; ++i) {
+    results.push_back(std::async(std::launch::async, [&, i] {
+      auto c = connect_to(server.server_address);
+      std::string line = "client " + std::to_string(i) + "\n";
+      bool ok = round_trip(c, line) == line;
+      all_replied.count_down();
+      all_replied.wait();
+      return ok && round_trip(c, line) == line;
+    }));
+  }
+  for (auto& r : results) EXPECT_TRUE(r.get());
+}
+
+TEST(Aio, HandlerErrorReachesHandleErrorAndTheLoopGoesOn) {
+  struct S : ss::AioTCPServer {
+    using ss::AioTCPServer::AioTCPServer;
+    std::atomic<int> errors{0};
+    void handle_error(ss::Request&, const net::Address& client) override {
+      EXPECT_NE(net::port(client), 0);
+      ++errors;
+    }
+  };
+  S server({"127.0.0.1", 0}, ss::aio_handler<AioEcho>());
+  ServeThread serving(server);
+  {
+    auto c = connect_to(server.server_address);
+    EXPECT_EQ(round_trip(c, "fail\n"), "");  // closed
+  }
+  auto c = connect_to(server.server_address);
+  EXPECT_TRUE(round_trip(c, "ok\n").ends_with(" ok\n"));
+  EXPECT_EQ(server.errors.load(), 1);
+}
+
+TEST(Aio, ShutdownOfTheOneLoopClosesOpenConnections) {
+  ss::AioTCPServer server({"127.0.0.1", 0}, ss::aio_handler<AioEcho>());
+  auto c = connect_to(server.server_address);
+  {
+    ServeThread serving(server);
+    EXPECT_TRUE(round_trip(c, "a\n").ends_with(" a\n"));
+  }
+  EXPECT_EQ(recv_line(c), "");  // EOF: the loop ended with serve_forever
+}
