@@ -6,7 +6,7 @@
 //     void handle() override {
 //       char buf[1024];
 //       while (std::size_t n = request.recv_into(std::as_writable_bytes(std::span(buf)))) {
-//         for (std::size_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(buf[i]));
+//         for (char& c : std::span(buf, n)) c = c >= 'a' && c <= 'z' ? char(c - 32) : c;
 //         request.sendall(std::string_view(buf, n));
 //       }
 //     }
