@@ -197,6 +197,34 @@ TEST(Server, HandlerSeesRequestClientAddressAndServer) {
   EXPECT_EQ(recv_line(c), "yes\n");
 }
 
+TEST(Server, HandlerClassWithConstructorArguments) {
+  struct Greeter : ss::BaseRequestHandler {
+    std::string greeting;
+    explicit Greeter(std::string g) : greeting(std::move(g)) {}
+    void handle() override { request.sendall(greeting + "\n"); }
+  };
+  ss::TCPServer server({"127.0.0.1", 0}, ss::handler<Greeter>(std::string("bonjour")));
+  auto c = connect_to(server.server_address);
+  server.handle_request();
+  EXPECT_EQ(recv_line(c), "bonjour\n");
+}
+
+// Python: data, sock = self.request in a BaseRequestHandler of a UDPServer.
+TEST(Server, DatagramBaseHandlerSeesPacketAndServerSocket) {
+  struct H : ss::BaseRequestHandler {
+    void handle() override {
+      EXPECT_EQ(&request, &server.socket);
+      request.sendto(std::string(net::as_text(packet)) + "!", client_address);
+    }
+  };
+  ss::UDPServer server({"127.0.0.1", 0}, ss::handler<H>());
+  net::Socket c(AF_INET, net::SOCK_DGRAM);
+  c.settimeout(mpx::test::kClientTimeout);
+  c.sendto("hey", server.server_address);
+  server.handle_request();
+  EXPECT_EQ(net::as_text(c.recvfrom(100).first), "hey!");
+}
+
 TEST(Server, HandleRequestTimesOutAndCallsHandleTimeout) {
   struct S : ss::TCPServer {
     using ss::TCPServer::TCPServer;
