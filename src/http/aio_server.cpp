@@ -295,9 +295,10 @@ aio::Task<aio::Server> start_server(Handler handler, std::string host, std::uint
     interval = std::clamp(options.timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     shared->idle_ticks = static_cast<std::uint64_t>(std::max<std::int64_t>(1, options.timeout / interval));
   }
-  aio::Server server =
-      co_await aio::create_server([shared] { return std::make_unique<HttpProtocol>(shared); }, std::move(host), port,
-                                  {.backlog = options.backlog, .reuse_port = options.reuse_port});
+  // Named, not temporaries: g++ 12 destroys a converted temporary argument of a coroutine twice.
+  aio::ProtocolFactory factory = [shared] { return std::make_unique<HttpProtocol>(shared); };
+  aio::ServerOptions server_options{.backlog = options.backlog, .reuse_port = options.reuse_port};
+  aio::Server server = co_await aio::create_server(std::move(factory), std::move(host), port, server_options);
   if (interval.count() > 0) {
     std::weak_ptr<Shared> weak = shared;
     aio::get_running_loop().call_later(interval, [weak, interval] { sweep(weak, interval); });
