@@ -28,6 +28,7 @@
 #include "mpx/aio/protocols.hpp"
 #include "mpx/detail/http_parser.hpp"
 #include "mpx/detail/http_response.hpp"
+#include "mpx/http/handlers.hpp"
 
 namespace mpx::http {
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "mpx/errors.hpp"
 #include "mpx/net/socket.hpp"
@@ -57,6 +58,14 @@ class HttpClient {
     } catch (const ConnectionResetError&) {
       return true;
     }
+  }
+  /// Everything until the server closes (a body without Content-Length).
+  std::string read_to_eof() {
+    try {
+      for (;;) fill();
+    } catch (const EOFError&) {
+    }
+    return std::exchange(buf_, {});
   }
   /// What is left unread after the last response.
   const std::string& pending() const { return buf_; }
