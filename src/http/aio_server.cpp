@@ -196,7 +196,7 @@ aio::Task<> serve_here(Handler handler, std::string host, std::uint16_t port, Se
   try {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) mpx::detail::throw_os_error("prctl");
     if (::getppid() != parent) ::_exit(0);  // the parent died before prctl
-    aio::run(serve_here(handler, host, port, options, ready_fd));
+    aio::run(serve_here(handler, host, port, options, ready_fd), aio::LoopOptions{.backend = options.backend});
   } catch (...) {
     mpx::detail::log_exception("http.serve: worker failed", std::current_exception());
     code = 1;
@@ -308,7 +308,8 @@ aio::Task<aio::Server> start_server(Handler handler, std::string host, std::uint
 
 void serve(std::string host, std::uint16_t port, Handler handler, ServeOptions options) {
   if (options.workers <= 1) {
-    aio::run(serve_here(std::move(handler), std::move(host), port, std::move(options), -1));
+    aio::LoopOptions loop_options{.backend = options.backend};
+    aio::run(serve_here(std::move(handler), std::move(host), port, std::move(options), -1), loop_options);
   } else {
     serve_workers(host, port, handler, std::move(options));
   }
