@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -61,6 +62,14 @@ class LoopServer {
   aio::Event stop_;
   std::uint16_t port_ = 0;
 };
+
+// The children of `pid`, from /proc (Linux 3.5+: task/<tid>/children).
+std::vector<int> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<int> out;
+  for (int child; in >> child;) out.push_back(child);
+  return out;
+}
 
 }  // namespace
 
@@ -243,6 +252,25 @@ TEST(HttpServer, ServeWithWorkerProcesses) {
   for (int i = 0; i < 20; ++i) {
     HttpClient c(port);
     EXPECT_EQ(c.request("GET /w" + std::to_string(i) + " HTTP/1.1\r\n\r\n").body, "GET /w" + std::to_string(i) + " ");
+  }
+  // A worker killed with SIGKILL: the other serves meanwhile, and it is replaced.
+  std::vector<int> workers = children_of(pid);
+  ASSERT_EQ(workers.size(), 2u);
+  {
+    auto gone = mpx::detail::Fd::pidfd_open(workers[0]);
+    ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
+    ASSERT_TRUE(mpx::detail::wait_readable(gone.get(), 20000));  // exited: its listener is closed
+  }
+  for (int i = 0; i < 20; ++i) {
+    HttpClient c(port);
+    EXPECT_EQ(c.request("GET /after HTTP/1.1\r\n\r\n").status, 200);
+  }
+  // The master's replacement shows up in /proc (no event says "forked"; bounded wait).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::vector<int> now;
+  while ((now = children_of(pid)).size() != 2 || now[0] == workers[0] || now[1] == workers[0]) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the killed worker was not replaced";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ::kill(pid, SIGKILL);
   int status = 0;
