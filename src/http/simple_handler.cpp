@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <memory>
+#include <optional>
 
 #include "mpx/detail/fd.hpp"
 #include "mpx/errors.hpp"
@@ -98,6 +100,16 @@ std::string quote(std::string_view s) {
 
 std::string_view url_path_of(std::string_view target) {
   return target.substr(0, std::min(target.find('?'), target.find('#')));
+}
+
+// Python: email.utils.parsedate_to_datetime for the IMF-fixdate of RFC 9110
+// ("Sun, 06 Nov 1994 08:49:37 GMT"); nullopt if it is not one.
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  std::string s(text);
+  std::tm tm{};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<std::int64_t>(::timegm(&tm));
 }
 
 bool is_dir(const std::string& p) {
@@ -227,6 +239,14 @@ int SimpleHTTPRequestHandler::send_head() {
   if (!S_ISREG(st.st_mode)) {
     send_error(404, "File not found");
     return -1;
+  }
+  // Python: a browser's cached copy is still good (If-None-Match, an ETag check, takes precedence).
+  if (auto ims = headers.get("If-Modified-Since"); ims && !headers.get("If-None-Match")) {
+    if (auto since = parse_http_date(*ims); since && static_cast<std::int64_t>(st.st_mtime) <= *since) {
+      send_response(304);
+      end_headers();
+      return -1;
+    }
   }
   send_response(200);
   send_header("Content-type", guess_type(file_path));

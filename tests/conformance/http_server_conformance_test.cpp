@@ -463,6 +463,35 @@ TEST_F(SimpleHTTPServerTest, HtmlEscapeFilename) {
   EXPECT_NE(body.find("href=\"%3Ctest%26%3E.txt\""), std::string::npos) << body;
 }
 
+// Python: SimpleHTTPServerTestCase.test_last_modified, test_browser_cache,
+// test_browser_cache_file_changed, test_browser_cache_with_If_None_Match_header.
+TEST_F(SimpleHTTPServerTest, BrowserCache) {
+  struct stat st {};
+  ASSERT_EQ(::stat((root_ + "/sub/test").c_str(), &st), 0);
+  std::string last_modif = http::BaseHTTPRequestHandler::date_time_string(st.st_mtime);
+  auto get = [&](const std::string& extra) {
+    HttpClient con(server_->port());
+    auto r = con.request("GET " + base_url + "/test HTTP/1.1\r\n" + extra + "\r\n");
+    EXPECT_TRUE(con.closed_by_server());
+    return r;
+  };
+  // test_last_modified
+  auto r = get("");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.has("\r\nLast-Modified: " + last_modif + "\r\n")) << r.head;
+  // test_browser_cache: the date itself, and an hour later
+  EXPECT_EQ(get("If-Modified-Since: " + last_modif + "\r\n").status, 304);
+  std::string later = http::BaseHTTPRequestHandler::date_time_string(st.st_mtime + 3600);
+  EXPECT_EQ(get("If-Modified-Since: " + later + "\r\n").status, 304);
+  // test_browser_cache_file_changed: a year before
+  std::string before = http::BaseHTTPRequestHandler::date_time_string(st.st_mtime - 365 * 86400);
+  EXPECT_EQ(get("If-Modified-Since: " + before + "\r\n").status, 200);
+  // test_browser_cache_with_If_None_Match_header
+  EXPECT_EQ(get("If-Modified-Since: " + last_modif + "\r\nIf-None-Match: *\r\n").status, 200);
+  // A date that does not parse is ignored (Python too).
+  EXPECT_EQ(get("If-Modified-Since: yesterday\r\n").status, 200);
+}
+
 // mpx: ".." (plain or percent-encoded) never leaves the directory; types by extension.
 TEST_F(SimpleHTTPServerTest, TraversalIsRefusedAndTypesFollowExtensions) {
   std::string top = root_.substr(root_.rfind('/') + 1);  // root_'s own name, one level up
