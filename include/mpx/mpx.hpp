@@ -25,5 +25,6 @@
 #include "mpx/queues.hpp"
 #include "mpx/shared_memory.hpp"
 #include "mpx/sharedctypes.hpp"
+#include "mpx/socketserver.hpp"
 #include "mpx/synchronize.hpp"
 #include "mpx/threading.hpp"

@@ -51,7 +51,7 @@ struct MyServer : S {
 };
 
 std::string stream_examine(const net::Address& address) {
-  net::Socket s = connect_to(address);
+  auto s = connect_to(address);
   s.sendall(kTestStr);
   return mpx::test::recv_line(s);
 }
@@ -60,7 +60,7 @@ std::string stream_examine(const net::Address& address) {
 // server has an address to answer to.
 std::string dgram_examine(const net::Address& address) {
   bool unix_ = address.index() == 2;
-  net::Socket s(unix_ ? net::AF_UNIX : net::AF_INET, net::SOCK_DGRAM);
+  net::Socket s(unix_ ? AF_UNIX : AF_INET, net::SOCK_DGRAM);
   s.settimeout(kClientTimeout);
   UnixPath own;
   if (unix_) s.bind(own.address());
@@ -226,7 +226,7 @@ std::string run_error_test(bool raise_error) {
   ErrorLog log;
   {
     ErrorTestServer<Policy> server(&log, raise_error, ss::handler<BadHandler<Policy>>());
-    { net::Socket c = connect_to(server.server_address); }
+    { auto c = connect_to(server.server_address); }
     if (raise_error) {
       server.handle_request();
     } else {
@@ -265,7 +265,7 @@ TEST(SocketWriterTest, test_basics) {
     }
   };
   ss::TCPServer server(net::InetAddress{"127.0.0.1", 0}, ss::handler<Handler>());
-  net::Socket c = connect_to(server.server_address);
+  auto c = connect_to(server.server_address);
   server.handle_request();
   EXPECT_EQ(mpx::test::recv_line(c), "write data\n");
 }
@@ -282,7 +282,7 @@ TEST(MiscTestCase, test_shutdown_request_called_if_verify_request_false) {
     }
   };
   Server server(net::InetAddress{"127.0.0.1", 0}, ss::handler<ss::StreamRequestHandler>());
-  { net::Socket c = connect_to(server.server_address); }
+  { auto c = connect_to(server.server_address); }
   server.handle_request();
   EXPECT_EQ(server.shutdown_called, 1);
 }
@@ -301,7 +301,7 @@ TEST(MiscTestCase, test_threads_reaped) {
   std::size_t before = thread_count();
   ss::ThreadingTCPServer server(net::InetAddress{"127.0.0.1", 0}, ss::handler<ss::StreamRequestHandler>());
   for (int n = 0; n < 10; ++n) {
-    net::Socket c = connect_to(server.server_address);
+    auto c = connect_to(server.server_address);
     server.handle_request();
   }
   server.server_close();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,12 +56,32 @@ class UnixPath {
   std::string path_;
 };
 
+/// A client socket that shuts its connection down when it goes. A forked
+/// server child (Forking, Prefork) inherits a copy of every descriptor the
+/// test process has at fork time, other clients' sockets included; close()
+/// alone would then not reach the server, shutdown() does.
+class ClientSocket : public net::Socket {
+ public:
+  explicit ClientSocket(net::Socket s) : net::Socket(std::move(s)) {}
+  ClientSocket(ClientSocket&&) noexcept = default;
+  ClientSocket& operator=(ClientSocket&&) noexcept = default;
+  ~ClientSocket() { close(); }
+  void close() noexcept {
+    if (closed()) return;
+    try {
+      shutdown(net::SHUT_RDWR);
+    } catch (const OSError&) {  // the server may have gone first
+    }
+    net::Socket::close();
+  }
+};
+
 /// A client connected to a stream server's address, with kClientTimeout.
-inline net::Socket connect_to(const net::Address& address) {
-  net::Socket s(address.index() == 2 ? net::AF_UNIX : net::AF_INET, net::SOCK_STREAM);
+inline ClientSocket connect_to(const net::Address& address) {
+  net::Socket s(address.index() == 2 ? AF_UNIX : AF_INET, net::SOCK_STREAM);
   s.settimeout(kClientTimeout);
   s.connect(address);
-  return s;
+  return ClientSocket(std::move(s));
 }
 
 /// Reads until a '\n' (or EOF); bounded by the socket's timeout.
