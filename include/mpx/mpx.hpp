@@ -16,6 +16,7 @@
 #include "mpx/context.hpp"
 #include "mpx/errors.hpp"
 #include "mpx/futures.hpp"
+#include "mpx/http.hpp"
 #include "mpx/net/selectors.hpp"
 #include "mpx/net/socket.hpp"
 #include "mpx/pool.hpp"
