@@ -4,7 +4,9 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -36,16 +38,31 @@ inline std::string capture(const std::vector<std::string>& args) {
     errno = rc;
     die(("posix_spawn " + args[0]).c_str());
   }
+  // Read until the child exits, not until EOF: a process the caller forks
+  // meanwhile (a prefork server's worker) inherits the pipe's write end and
+  // keeps it open. Once the child is gone, what it wrote is in the pipe.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) die("pidfd_open");
   std::string text;
   char buf[4096];
-  for (;;) {
+  for (bool exited = false;;) {
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+    if (!exited && poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (!exited && fds[1].revents != 0) {
+      exited = true;
+      if (fcntl(out[0], F_SETFL, O_NONBLOCK) != 0) die("fcntl");
+    }
     ssize_t n = read(out[0], buf, sizeof buf);
     if (n > 0) {
       text.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
+    } else if (n == 0 || (errno != EINTR && (exited || errno != EAGAIN))) {
       break;
     }
   }
+  close(pidfd);
   close(out[0]);
   wait_ok(pid);
   return text;

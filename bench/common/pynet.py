@@ -14,6 +14,7 @@ lists its figures as (name, connections, default round trips) and gives a
 import re
 import subprocess
 import sys
+import threading
 
 import pybench
 
@@ -23,6 +24,19 @@ def run_client(client, port, conns, requests):
     out = subprocess.run([client, "--port", str(port), "--conns", str(conns), "--requests", str(requests)],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     return float(out)
+
+
+def start_socketserver(srv):
+    """A socketserver server's serve_forever in a thread of this process:
+    (port, stop) for run_echo_figures / run_http_figures."""
+    server = threading.Thread(target=srv.serve_forever)
+    server.start()
+
+    def stop():
+        srv.shutdown()
+        server.join()
+        srv.server_close()  # ForkingMixIn: waits for the children (block_on_close)
+    return srv.server_address[1], stop
 
 
 def run_echo_figures(figures, start, args=None):
