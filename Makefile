@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 # python3 for the benchmark driver and the Python side of each benchmark.
 PACKAGES := g++ cmake ninja-build pkg-config make git ca-certificates python3 \
             libcereal-dev libgtest-dev libgmock-dev libboost-dev libconcurrentqueue-dev \
-            libtbb-dev libthread-pool-dev liburing-dev
+            libtbb-dev libthread-pool-dev liburing-dev libuv1-dev
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all deps build test test-plain test-asan test-tsan demo bench fuzz install-check clean format

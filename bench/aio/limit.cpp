@@ -7,10 +7,4 @@
 
 #include "drive.hpp"
 
-int main(int argc, char** argv) {
-  return aiobench::drive(argc, argv, [](const aiobench::Figure&, int stop_fd, std::promise<std::uint16_t>& port) {
-    EpollEchoServer server;
-    port.set_value(server.port());
-    server.run(stop_fd);
-  });
-}
+int main(int argc, char** argv) { return aiobench::drive(argc, argv, serve_epoll_limit); }

@@ -9,12 +9,11 @@ waits for the load client (bench_net_load_client, as for every contender).
 """
 import asyncio
 import os
-import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-import pybench  # noqa: E402
+import pynet  # noqa: E402
 
 FIGURES = [("net.echo.1conn.aio", 1, 20000), ("net.echo.50conns.aio", 50, 50000),
            ("net.echo.50conns.aio_streams", 50, 50000), ("net.echo.50conns.aio.io_uring", 50, 50000),
@@ -55,32 +54,17 @@ def serve(name, state, ready):
     asyncio.run(main())
 
 
-def run_client(client, port, conns, requests):
-    out = subprocess.run([client, "--port", str(port), "--conns", str(conns), "--requests", str(requests)],
-                         stdout=subprocess.PIPE, text=True, check=True).stdout
-    return float(out)
+def start(name):
+    state, ready = {}, threading.Event()
+    server = threading.Thread(target=serve, args=(name, state, ready))
+    server.start()
+    ready.wait()
 
-
-def main():
-    args = pybench.Args()
-    client = args.options.get("client")
-    if not client:
-        pybench.fail("--client PATH (bench_net_load_client) is required")
-    for name, conns, default in FIGURES:
-        if not args.wants(name):
-            continue
-        n = args.count(name, default)
-        state, ready = {}, threading.Event()
-        server = threading.Thread(target=serve, args=(name, state, ready))
-        server.start()
-        ready.wait()
-        port, loop, stop_fut = state["port"], state["loop"], state["stop"]
-        samples = pybench.repeat(args.reps, lambda: run_client(client, port, conns, max(n // 10, conns)),
-                                 lambda: run_client(client, port, conns, n))
-        loop.call_soon_threadsafe(stop_fut.set_result, None)
+    def stop():
+        state["loop"].call_soon_threadsafe(state["stop"].set_result, None)
         server.join()
-        pybench.emit(name, "rt/s", samples)
+    return state["port"], stop
 
 
 if __name__ == "__main__":
-    main()
+    pynet.run_echo_figures(FIGURES, start)

@@ -99,6 +99,10 @@ class Args {
     auto it = options_.find(key);
     return it == options_.end() ? dflt : parse_long(it->second, "--" + key);
   }
+  std::string text_option(const std::string& key, const std::string& dflt) const {
+    auto it = options_.find(key);
+    return it == options_.end() ? dflt : it->second;
+  }
 
  private:
   static long parse_long(const std::string& s, const std::string& where) {

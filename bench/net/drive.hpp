@@ -8,19 +8,17 @@
 // so the server has a core to itself and the client the other one.
 #pragma once
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <future>
+#include <span>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "bench.hpp"
-
-extern char** environ;
+#include "capture.hpp"
+#include "server_thread.hpp"
 
 namespace netbench {
 
@@ -43,67 +41,45 @@ inline std::string client_path(int argc, char** argv) {
 
 /// One load-client run: its round trips per second.
 inline double run_client(const std::string& client, std::uint16_t port, long conns, long requests) {
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) bench::die("pipe2");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::string p = std::to_string(port), c = std::to_string(conns), r = std::to_string(requests);
-  char* argv[] = {const_cast<char*>(client.c_str()),
-                  const_cast<char*>("--port"),
-                  p.data(),
-                  const_cast<char*>("--conns"),
-                  c.data(),
-                  const_cast<char*>("--requests"),
-                  r.data(),
-                  nullptr};
-  pid_t pid;
-  int rc = posix_spawn(&pid, client.c_str(), &fa, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(out[1]);
-  if (rc != 0) {
-    errno = rc;
-    bench::die(("posix_spawn " + client).c_str());
-  }
-  std::string text;
-  char buf[256];
-  for (;;) {
-    ssize_t n = read(out[0], buf, sizeof buf);
-    if (n > 0) {
-      text.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(out[0]);
-  bench::wait_ok(pid);
+  std::string text = bench::capture({client, "--port", std::to_string(port), "--conns", std::to_string(conns),
+                                     "--requests", std::to_string(requests)});
   double v = std::strtod(text.c_str(), nullptr);
   if (!(v > 0)) bench::fail("the load client printed no figure: " + text);
   return v;
 }
 
-template <class Server>
-int drive(int argc, char** argv) {
+/// Runs the figures of `figures` the command line names: for each, a fresh
+/// server `serve(figure, stop_fd, port)` runs in a thread (it sets `port`
+/// once it listens, then serves until stop_fd is readable) while this thread
+/// runs the load client once per repetition.
+template <class Serve>
+int drive_served(int argc, char** argv, std::span<const Figure> figures, Serve serve) {
   // bench::Args takes --client as an option it never reads as a number.
   bench::Args args(argc, argv);
   std::string client = client_path(argc, argv);
-  for (const Figure& f : kFigures) {
+  for (const Figure& f : figures) {
     if (!args.wants(f.name)) continue;
     long n = args.count(f.name, f.default_requests);
-    Server server;
-    int stop[2];
-    if (pipe2(stop, O_CLOEXEC) != 0) bench::die("pipe2");
-    std::thread serving([&] { server.run(stop[0]); });
-    auto once = [&](long requests) { return run_client(client, server.port(), f.conns, requests); };
-    auto samples = bench::repeat(
-        args.reps(), [&] { return once(std::max(n / 10, f.conns)); }, [&] { return once(n); });
-    if (write(stop[1], "x", 1) != 1) bench::die("write");
-    serving.join();
-    close(stop[0]);
-    close(stop[1]);
+    std::vector<double> samples;
+    {
+      bench::ServerThread server([&](int stop_fd, std::promise<std::uint16_t>& port) { serve(f, stop_fd, port); });
+      auto once = [&](long requests) { return run_client(client, server.port(), f.conns, requests); };
+      samples = bench::repeat(
+          args.reps(), [&] { return once(std::max(n / 10, f.conns)); }, [&] { return once(n); });
+    }
     bench::emit(f.name, "rt/s", samples);
   }
   return 0;
+}
+
+/// The net.echo.*.select figures against a Server class (see the top).
+template <class Server>
+int drive(int argc, char** argv) {
+  return drive_served(argc, argv, kFigures, [](const Figure&, int stop_fd, std::promise<std::uint16_t>& port) {
+    Server server;
+    port.set_value(server.port());
+    server.run(stop_fd);
+  });
 }
 
 }  // namespace netbench

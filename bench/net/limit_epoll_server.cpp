@@ -75,6 +75,14 @@ class EpollEchoServer {
   std::uint16_t port_ = 0;
 };
 
+/// The limit server as a netbench::drive_served server: bench/aio and
+/// bench/socketserver measure it under their own figures' names.
+[[maybe_unused]] void serve_epoll_limit(const netbench::Figure&, int stop_fd, std::promise<std::uint16_t>& port) {
+  EpollEchoServer server;
+  port.set_value(server.port());
+  server.run(stop_fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) { return netbench::drive<EpollEchoServer>(argc, argv); }

@@ -11,12 +11,11 @@ so the GIL is the server's.
 import os
 import selectors
 import socket
-import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-import pybench  # noqa: E402
+import pynet  # noqa: E402
 
 FIGURES = [("net.echo.50conns.select", 50, 50000), ("net.echo.1conn.select", 1, 20000)]
 
@@ -48,34 +47,19 @@ def serve(lsock, stop_r):
                 conn.close()
 
 
-def run_client(client, port, conns, requests):
-    out = subprocess.run([client, "--port", str(port), "--conns", str(conns), "--requests", str(requests)],
-                         stdout=subprocess.PIPE, text=True, check=True).stdout
-    return float(out)
+def start(name):
+    lsock = socket.create_server(("127.0.0.1", 0))
+    stop_r, stop_w = socket.socketpair()
+    server = threading.Thread(target=serve, args=(lsock, stop_r))
+    server.start()
 
-
-def main():
-    args = pybench.Args()
-    client = args.options.get("client")
-    if not client:
-        pybench.fail("--client PATH (bench_net_load_client) is required")
-    for name, conns, default in FIGURES:
-        if not args.wants(name):
-            continue
-        n = args.count(name, default)
-        lsock = socket.create_server(("127.0.0.1", 0))
-        port = lsock.getsockname()[1]
-        stop_r, stop_w = socket.socketpair()
-        server = threading.Thread(target=serve, args=(lsock, stop_r))
-        server.start()
-        samples = pybench.repeat(args.reps, lambda: run_client(client, port, conns, max(n // 10, conns)),
-                                 lambda: run_client(client, port, conns, n))
+    def stop():
         stop_w.send(b"x")
         server.join()
         for s in (lsock, stop_r, stop_w):
             s.close()
-        pybench.emit(name, "rt/s", samples)
+    return lsock.getsockname()[1], stop
 
 
 if __name__ == "__main__":
-    main()
+    pynet.run_echo_figures(FIGURES, start)
