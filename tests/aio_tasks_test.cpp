@@ -142,4 +142,40 @@ aio::Task<> groups() {
 
 TEST_P(AioTasks, TaskGroup) { run(groups()); }
 
+aio::Task<> futures_as_awaitables() {
+  // Port of Lib/test/test_asyncio/test_waitfor.py
+  // AsyncioWaitForTest.test_wait_for_timeout_less_then_0_or_0_future_done.
+  aio::Future<std::string> done_fut;
+  done_fut.set_result("done");
+  EXPECT_EQ(co_await aio::wait_for(done_fut, 0s), "done");
+  // A future that never completes: wait_for cancels it (Python's wait_for on a future).
+  aio::Future<int> never;
+  EXPECT_THROW(co_await aio::wait_for(never, 1ms), aio::TimeoutError);
+  EXPECT_TRUE(never.cancelled());
+  mpx::futures::Future<int> cf;  // a concurrent future nobody completes
+  EXPECT_THROW(co_await aio::wait_for(cf, 1ms), aio::TimeoutError);
+  EXPECT_TRUE(cf.cancelled());
+
+  // Port of Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_shield_cancel_outer
+  // and test_shield_result, on a future.
+  aio::Future<int> inner;
+  aio::Future<int> outer = aio::shield(inner);
+  co_await aio::sleep(0s);  // test_utils.run_briefly
+  outer.cancel();
+  co_await aio::sleep(0s);
+  EXPECT_TRUE(outer.cancelled());
+  EXPECT_FALSE(inner.cancelled());
+  aio::Future<int> inner2;
+  aio::Future<int> outer2 = aio::shield(inner2);
+  inner2.set_result(42);
+  EXPECT_EQ(co_await outer2, 42);
+  // shield over a concurrent future: the pool's result comes through.
+  mpx::futures::Future<int> cf2;
+  aio::Future<int> outer3 = aio::shield(cf2);
+  cf2.set_result(7);
+  EXPECT_EQ(co_await outer3, 7);
+}
+
+TEST_P(AioTasks, WaitForAndShieldTakeFutures) { run(futures_as_awaitables()); }
+
 }  // namespace
