@@ -13,6 +13,21 @@ void remove_future(std::deque<F>& q, const F& f) {
   if (it != q.end()) q.erase(it);
 }
 
+/// Queues `fut` on `q`, waits for it, and takes it off the queue again
+/// whatever happened: what the wait raised (CancelledError...), or null.
+template <class F>
+Task<std::exception_ptr> wait_queued(std::deque<F>& q, F fut) {
+  q.push_back(fut);
+  std::exception_ptr err;
+  try {
+    co_await fut;
+  } catch (...) {
+    err = std::current_exception();
+  }
+  remove_future(q, fut);
+  co_return err;
+}
+
 bool is_cancel(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -33,14 +48,7 @@ Task<bool> Lock::acquire() {
     co_return true;
   }
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && !locked_) wake_up_first();
     std::rethrow_exception(err);
@@ -79,14 +87,7 @@ void Event::set() {
 Task<bool> Event::wait() {
   if (value_) co_return true;
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await wait_queued(waiters_, fut);
   if (err) std::rethrow_exception(err);
   co_return true;
 }
@@ -96,15 +97,8 @@ Task<bool> Event::wait() {
 Task<bool> Condition::wait() {
   if (!locked()) throw RuntimeError("cannot wait on un-acquired lock");
   release();
-  std::exception_ptr err;
   Future<bool> fut;
-  waiters_.push_back(fut);
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await wait_queued(waiters_, fut);
   // The lock is taken back even if the wait was cancelled (Python's finally).
   bool cancelled = false;
   for (;;) {
@@ -157,14 +151,7 @@ Task<bool> Semaphore::acquire() {
     co_return true;
   }
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && fut.done() && !fut.cancelled()) {
       // Woken, then cancelled: hand the unit on.
