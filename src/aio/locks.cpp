@@ -7,27 +7,6 @@
 namespace mpx::aio {
 namespace {
 
-template <class F>
-void remove_future(std::deque<F>& q, const F& f) {
-  auto it = std::find_if(q.begin(), q.end(), [&](const F& x) { return x.core() == f.core(); });
-  if (it != q.end()) q.erase(it);
-}
-
-/// Queues `fut` on `q`, waits for it, and takes it off the queue again
-/// whatever happened: what the wait raised (CancelledError...), or null.
-template <class F>
-Task<std::exception_ptr> wait_queued(std::deque<F>& q, F fut) {
-  q.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(q, fut);
-  co_return err;
-}
-
 bool is_cancel(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -48,7 +27,7 @@ Task<bool> Lock::acquire() {
     co_return true;
   }
   Future<> fut;
-  std::exception_ptr err = co_await wait_queued(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && !locked_) wake_up_first();
     std::rethrow_exception(err);
@@ -87,7 +66,7 @@ void Event::set() {
 Task<bool> Event::wait() {
   if (value_) co_return true;
   Future<> fut;
-  std::exception_ptr err = co_await wait_queued(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) std::rethrow_exception(err);
   co_return true;
 }
@@ -98,7 +77,7 @@ Task<bool> Condition::wait() {
   if (!locked()) throw RuntimeError("cannot wait on un-acquired lock");
   release();
   Future<bool> fut;
-  std::exception_ptr err = co_await wait_queued(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   // The lock is taken back even if the wait was cancelled (Python's finally).
   bool cancelled = false;
   for (;;) {
@@ -151,7 +130,7 @@ Task<bool> Semaphore::acquire() {
     co_return true;
   }
   Future<> fut;
-  std::exception_ptr err = co_await wait_queued(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && fut.done() && !fut.cancelled()) {
       // Woken, then cancelled: hand the unit on.
@@ -204,7 +183,5 @@ void wakeup_next(std::deque<Future<>>& waiters) {
     }
   }
 }
-
-void drop_waiter(std::deque<Future<>>& waiters, const Future<>& f) noexcept { remove_future(waiters, f); }
 
 }  // namespace mpx::aio::detail
