@@ -107,10 +107,13 @@ aio::Task<net::Socket> resetting_client(std::uint16_t port) {
 
 aio::Task<std::string> reset_mid_read() {
   aio::Future<std::string> outcome;
+  aio::Event got_prefix;
   // Named: g++ 12 destroys a converted temporary in a co_await expression twice.
-  aio::ClientConnected handler = [outcome](aio::StreamReader r, aio::StreamWriter) mutable -> aio::Task<> {
+  aio::ClientConnected handler = [outcome, &got_prefix](aio::StreamReader r, aio::StreamWriter) mutable -> aio::Task<> {
     try {
-      co_await r.readexactly(1000);  // the peer sends 3 bytes, then resets
+      EXPECT_EQ(co_await r.readexactly(3), "abc");
+      got_prefix.set();
+      co_await r.readexactly(1000);  // the peer resets instead
       outcome.set_result("read");
     } catch (const mpx::ConnectionResetError&) {
       outcome.set_result("reset");
@@ -121,8 +124,8 @@ aio::Task<std::string> reset_mid_read() {
   auto server = co_await aio::start_server(handler, "127.0.0.1", 0);
   net::Socket c = co_await resetting_client(server.port());
   c.sendall("abc");
-  co_await aio::sleep(5ms);
-  c.close();  // RST
+  co_await got_prefix.wait();  // the server is now mid-read
+  c.close();                   // RST
   std::string got = co_await outcome;
   server.close();
   co_await server.wait_closed();
@@ -133,11 +136,14 @@ TEST_P(AioStreams, PeerResetMidReadIsAConnectionResetError) { EXPECT_EQ(run(rese
 
 aio::Task<std::string> reset_mid_write() {
   aio::Future<std::string> outcome;
-  aio::ClientConnected handler = [outcome](aio::StreamReader, aio::StreamWriter w) mutable -> aio::Task<> {
+  aio::Event blocked;
+  aio::ClientConnected handler = [outcome, &blocked](aio::StreamReader, aio::StreamWriter w) mutable -> aio::Task<> {
     std::string chunk(64 * 1024, 'x');
     try {
       for (int i = 0; i < 10000; ++i) {  // 640 MB: far more than the socket buffers
         w.write(chunk);
+        // Above the high-water mark: the kernel's buffers are full, drain() will wait.
+        if (w.transport().get_write_buffer_size() > w.transport().get_write_buffer_limits().first) blocked.set();
         co_await w.drain();
       }
       outcome.set_result("wrote everything");
@@ -147,8 +153,8 @@ aio::Task<std::string> reset_mid_write() {
   };
   auto server = co_await aio::start_server(handler, "127.0.0.1", 0);
   net::Socket c = co_await resetting_client(server.port());
-  co_await aio::sleep(20ms);  // pacing: the server fills the socket buffers meanwhile
-  c.close();                  // RST while the server is blocked in drain()
+  co_await blocked.wait();  // the server has filled the socket buffers
+  c.close();                // RST while the server is blocked in drain()
   std::string got = co_await outcome;
   server.close();
   co_await server.wait_closed();
@@ -214,15 +220,20 @@ TEST_P(AioStreams, AThousandConcurrentConnectionsOnOneLoop) {
 struct CountingEcho : aio::Protocol {
   aio::Transport* t = nullptr;
   std::size_t* lost;
-  explicit CountingEcho(std::size_t* l) : lost(l) {}
+  aio::Event* all_lost;
+  CountingEcho(std::size_t* l, aio::Event* all) : lost(l), all_lost(all) {}
   void connection_made(aio::Transport& tr) override { t = &tr; }
   void data_received(std::span<const std::byte> d) override { t->write(d); }
-  void connection_lost(std::exception_ptr) override { ++*lost; }
+  void connection_lost(std::exception_ptr) override {
+    if (++*lost == 3) all_lost->set();
+  }
 };
 
 aio::Task<std::size_t> protocol_echo() {
   std::size_t lost = 0;
-  auto server = co_await aio::create_server([&] { return std::make_unique<CountingEcho>(&lost); }, "127.0.0.1", 0);
+  aio::Event all_lost;
+  auto server =
+      co_await aio::create_server([&] { return std::make_unique<CountingEcho>(&lost, &all_lost); }, "127.0.0.1", 0);
   for (int i = 0; i < 3; ++i) {
     auto [r, w] = co_await aio::open_connection("127.0.0.1", server.port());
     w.write("ping");
@@ -230,7 +241,8 @@ aio::Task<std::size_t> protocol_echo() {
     w.close();
     co_await w.wait_closed();
   }
-  while (server.active_count() > 0) co_await aio::sleep(1ms);
+  co_await all_lost.wait();
+  EXPECT_EQ(server.active_count(), 0u);
   server.close();
   co_await server.wait_closed();
   co_return lost;

@@ -17,6 +17,7 @@ namespace {
 using AioTasks = mpx::test::AioTest;
 MPX_AIO_BACKENDS(AioTasks);
 
+// The timers are the behaviour under test: call_later runs by deadline.
 TEST_P(AioTasks, CallSoonRunsInOrderAndCallLaterByDeadline) {
   aio::EventLoop loop(options());
   std::vector<int> order;
@@ -33,9 +34,17 @@ TEST_P(AioTasks, CallSoonRunsInOrderAndCallLaterByDeadline) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
 }
 
+/// Suspends once (asyncio.sleep(0): a real suspension point, not a wait).
 aio::Task<int> add_later(int a, int b) {
-  co_await aio::sleep(1ms);
+  co_await aio::sleep(0s);
   co_return a + b;
+}
+
+/// Never completes: ends only by cancellation.
+aio::Task<int> forever() {
+  aio::Event never;
+  co_await never.wait();
+  co_return 0;
 }
 
 aio::Task<int> twice() {
@@ -48,11 +57,14 @@ aio::Task<int> twice() {
 TEST_P(AioTasks, AwaitInlineAndScheduled) { EXPECT_EQ(run(twice()), 33); }
 
 aio::Task<std::string> cancel_sleeper() {
-  auto t = aio::create_task(aio::Task<int>([]() -> aio::Task<int> {
+  aio::Event asleep;
+  // The sleep is the suspension under test: cancelled long before its 10 s.
+  auto t = aio::create_task(aio::Task<int>([](aio::Event& e) -> aio::Task<int> {
+    e.set();
     co_await aio::sleep(10s);
     co_return 1;
-  }()));
-  co_await aio::sleep(0s);
+  }(asleep)));
+  co_await asleep.wait();  // woken once `t` is suspended in sleep()
   EXPECT_TRUE(t.cancel());
   try {
     co_await t;
@@ -65,7 +77,7 @@ aio::Task<std::string> cancel_sleeper() {
 TEST_P(AioTasks, CancelDeliversCancelledErrorAtTheSuspension) { EXPECT_EQ(run(cancel_sleeper()), "cancelled"); }
 
 aio::Task<int> fails() {
-  co_await aio::sleep(1ms);
+  co_await aio::sleep(0s);  // fails after a suspension, as a real task would
   throw mpx::ValueError("boom");
 }
 
@@ -86,12 +98,12 @@ aio::Task<> gather_cases() {
 TEST_P(AioTasks, Gather) { run(gather_cases()); }
 
 aio::Task<> timeouts() {
-  EXPECT_THROW(co_await aio::wait_for(add_later(1, 1), 0ms + 1us), aio::TimeoutError);
+  EXPECT_THROW(co_await aio::wait_for(forever(), 1ms), aio::TimeoutError);
   EXPECT_EQ(co_await aio::wait_for(add_later(1, 1), 5s), 2);
   bool timed_out = false;
   try {
     co_await aio::timeout(2ms, [] { return add_later(0, 0); });
-    co_await aio::timeout(2ms, []() -> aio::Task<> { co_await aio::sleep(10s); });
+    co_await aio::timeout(2ms, [] { return forever(); });
   } catch (const aio::TimeoutError&) {
     timed_out = true;
   }
@@ -105,7 +117,7 @@ aio::Task<> groups() {
   std::vector<int> seen;
   co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Task<> {
     tg.create_task([](std::vector<int>& s) -> aio::Task<> {
-      co_await aio::sleep(2ms);
+      co_await aio::sleep(0s);  // lets the second task run first
       s.push_back(2);
     }(seen));
     tg.create_task([](std::vector<int>& s) -> aio::Task<> {
@@ -119,11 +131,8 @@ aio::Task<> groups() {
   try {
     co_await aio::task_group([](aio::TaskGroup& tg) -> aio::Task<> {
       tg.create_task(fails());
-      tg.create_task(aio::Task<int>([]() -> aio::Task<int> {
-        co_await aio::sleep(10s);
-        co_return 0;
-      }()));
-      co_await aio::sleep(10s);  // cancelled by the failure
+      tg.create_task(forever());
+      co_await forever();  // cancelled by the failure
     });
   } catch (const aio::ExceptionGroup& g) {
     grouped = g.exceptions().size() == 1;
@@ -132,5 +141,41 @@ aio::Task<> groups() {
 }
 
 TEST_P(AioTasks, TaskGroup) { run(groups()); }
+
+aio::Task<> futures_as_awaitables() {
+  // Port of Lib/test/test_asyncio/test_waitfor.py
+  // AsyncioWaitForTest.test_wait_for_timeout_less_then_0_or_0_future_done.
+  aio::Future<std::string> done_fut;
+  done_fut.set_result("done");
+  EXPECT_EQ(co_await aio::wait_for(done_fut, 0s), "done");
+  // A future that never completes: wait_for cancels it (Python's wait_for on a future).
+  aio::Future<int> never;
+  EXPECT_THROW(co_await aio::wait_for(never, 1ms), aio::TimeoutError);
+  EXPECT_TRUE(never.cancelled());
+  mpx::futures::Future<int> cf;  // a concurrent future nobody completes
+  EXPECT_THROW(co_await aio::wait_for(cf, 1ms), aio::TimeoutError);
+  EXPECT_TRUE(cf.cancelled());
+
+  // Port of Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_shield_cancel_outer
+  // and test_shield_result, on a future.
+  aio::Future<int> inner;
+  aio::Future<int> outer = aio::shield(inner);
+  co_await aio::sleep(0s);  // test_utils.run_briefly
+  outer.cancel();
+  co_await aio::sleep(0s);
+  EXPECT_TRUE(outer.cancelled());
+  EXPECT_FALSE(inner.cancelled());
+  aio::Future<int> inner2;
+  aio::Future<int> outer2 = aio::shield(inner2);
+  inner2.set_result(42);
+  EXPECT_EQ(co_await outer2, 42);
+  // shield over a concurrent future: the pool's result comes through.
+  mpx::futures::Future<int> cf2;
+  aio::Future<int> outer3 = aio::shield(cf2);
+  cf2.set_result(7);
+  EXPECT_EQ(co_await outer3, 7);
+}
+
+TEST_P(AioTasks, WaitForAndShieldTakeFutures) { run(futures_as_awaitables()); }
 
 }  // namespace

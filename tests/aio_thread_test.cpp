@@ -63,8 +63,12 @@ TEST_P(AioThreads, RunInExecutorAndToThread) { EXPECT_EQ(run(executor_calls()), 
 
 aio::Task<bool> cancel_wrapped() {
   fut::Future<int> cf;  // completed by nobody: the wait must end by cancellation
-  auto waiting = aio::create_task([](fut::Future<int> f) -> aio::Task<int> { co_return co_await f; }(cf));
-  co_await aio::sleep(1ms);
+  aio::Event awaiting;
+  auto waiting = aio::create_task([](fut::Future<int> f, aio::Event& e) -> aio::Task<int> {
+    e.set();  // wakes the caller only after this task has suspended below
+    co_return co_await f;
+  }(cf, awaiting));
+  co_await awaiting.wait();
   waiting.cancel();
   try {
     co_await waiting;

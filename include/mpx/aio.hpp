@@ -29,6 +29,7 @@
 //   aio/queues.hpp    Queue, LifoQueue, PriorityQueue, QueueEmpty, QueueFull
 //   aio/protocols.hpp Protocol, Transport, Server, create_server, create_connection
 //   aio/streams.hpp   StreamReader, StreamWriter, open_connection, start_server (TCP and Unix)
+//   aio/sockets.hpp   sock_recv, sock_recv_into, sock_sendall, sock_accept, sock_connect
 //
 // Where C++ differs: `async with` scopes are functions taking the body
 // (timeout(1s, body), task_group(body)); coroutines start lazily and a
@@ -40,6 +41,7 @@
 #include "mpx/aio/loop.hpp"
 #include "mpx/aio/protocols.hpp"
 #include "mpx/aio/queues.hpp"
+#include "mpx/aio/sockets.hpp"
 #include "mpx/aio/streams.hpp"
 #include "mpx/aio/task.hpp"
 #include "mpx/aio/tasks.hpp"

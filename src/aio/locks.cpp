@@ -7,12 +7,6 @@
 namespace mpx::aio {
 namespace {
 
-template <class F>
-void remove_future(std::deque<F>& q, const F& f) {
-  auto it = std::find_if(q.begin(), q.end(), [&](const F& x) { return x.core() == f.core(); });
-  if (it != q.end()) q.erase(it);
-}
-
 bool is_cancel(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -33,14 +27,7 @@ Task<bool> Lock::acquire() {
     co_return true;
   }
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && !locked_) wake_up_first();
     std::rethrow_exception(err);
@@ -79,14 +66,7 @@ void Event::set() {
 Task<bool> Event::wait() {
   if (value_) co_return true;
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) std::rethrow_exception(err);
   co_return true;
 }
@@ -96,15 +76,8 @@ Task<bool> Event::wait() {
 Task<bool> Condition::wait() {
   if (!locked()) throw RuntimeError("cannot wait on un-acquired lock");
   release();
-  std::exception_ptr err;
   Future<bool> fut;
-  waiters_.push_back(fut);
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   // The lock is taken back even if the wait was cancelled (Python's finally).
   bool cancelled = false;
   for (;;) {
@@ -157,14 +130,7 @@ Task<bool> Semaphore::acquire() {
     co_return true;
   }
   Future<> fut;
-  waiters_.push_back(fut);
-  std::exception_ptr err;
-  try {
-    co_await fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  remove_future(waiters_, fut);
+  std::exception_ptr err = co_await detail::wait_queued(waiters_, fut);
   if (err) {
     if (is_cancel(err) && fut.done() && !fut.cancelled()) {
       // Woken, then cancelled: hand the unit on.
@@ -217,7 +183,5 @@ void wakeup_next(std::deque<Future<>>& waiters) {
     }
   }
 }
-
-void drop_waiter(std::deque<Future<>>& waiters, const Future<>& f) noexcept { remove_future(waiters, f); }
 
 }  // namespace mpx::aio::detail

@@ -75,23 +75,39 @@ struct ReaderState {
       if (transport) transport->resume_reading();
     }
   }
-  Task<> wait_for_data(const char* func) {
-    if (waiter)
+  /// The future a reader awaits until data, EOF or an error comes. A plain
+  /// future, not a coroutine (one frame less per wait on the hot path): a
+  /// waiter left behind by a cancelled read is done, and replaced here.
+  Future<> wait_for_data(const char* func) {
+    if (waiter && !waiter->done())
       throw RuntimeError(std::string(func) + "() called while another coroutine is already waiting for incoming data");
     if (paused) {
       paused = false;
       if (transport) transport->resume_reading();
     }
     waiter.emplace();
-    Future<> w = *waiter;
-    std::exception_ptr err;
-    try {
-      co_await w;
-    } catch (...) {
-      err = std::current_exception();
+    return *waiter;
+  }
+  /// One pass of readuntil's search from `*offset`: the length of the chunk
+  /// through the separator, or nullopt to wait for more data.
+  /// Throws: LimitOverrunError, IncompleteReadError (at EOF) as readuntil.
+  std::optional<std::size_t> scan(std::string_view separator, std::size_t* offset) {
+    const std::size_t seplen = separator.size();
+    const std::size_t buflen = size();
+    if (buflen - *offset >= seplen) {
+      auto pos = std::string_view(buf).substr(head).find(separator, *offset);
+      if (pos != std::string_view::npos) {
+        if (pos > limit) throw LimitOverrunError("Separator is found, but chunk is longer than limit", pos);
+        return pos + seplen;
+      }
+      *offset = buflen + 1 - seplen;
+      if (*offset > limit) throw LimitOverrunError("Separator is not found, and chunk exceed the limit", *offset);
     }
-    if (waiter && waiter->core() == w.core()) waiter.reset();
-    if (err) std::rethrow_exception(err);
+    if (eof) {
+      std::string chunk = take(size());
+      throw IncompleteReadError(std::move(chunk), std::nullopt);
+    }
+    return std::nullopt;
   }
 };
 
@@ -135,12 +151,15 @@ class StreamProtocol final : public Protocol {
     wake_drainers();
   }
 
-  Task<> drain_helper() {
+  /// FlowControlMixin._drain_helper without the coroutine: the future to
+  /// await while writing is paused, or nullopt (nothing to wait for).
+  /// Throws: ConnectionResetError once the connection is lost.
+  std::optional<Future<>> drain_waiter() {
     if (lost_) throw ConnectionResetError(ECONNRESET, "Connection lost");
-    if (!paused_) co_return;
+    if (!paused_) return std::nullopt;
     Future<> w(loop_);
     drainers_.push_back(w);
-    co_await w;
+    return w;
   }
   Future<> closed() const { return closed_; }
   const std::shared_ptr<ReaderState>& reader() const noexcept { return reader_; }
@@ -266,43 +285,38 @@ Task<std::string> StreamReader::readexactly(std::size_t n) {
 
 Task<std::string> StreamReader::readuntil(std::string separator) {
   auto st = st_;
-  const std::size_t seplen = separator.size();
-  if (seplen == 0) throw ValueError("Separator should be at least one-byte string");
+  if (separator.empty()) throw ValueError("Separator should be at least one-byte string");
   if (st->exc) std::rethrow_exception(st->exc);
   std::size_t offset = 0;
-  std::size_t isep;
-  for (;;) {
-    const std::size_t buflen = st->size();
-    if (buflen - offset >= seplen) {
-      auto pos = std::string_view(st->buf).substr(st->head).find(separator, offset);
-      if (pos != std::string_view::npos) {
-        isep = pos;
-        break;
-      }
-      offset = buflen + 1 - seplen;
-      if (offset > st->limit) throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
-    }
-    if (st->eof) {
-      std::string chunk = st->take(st->size());
-      throw IncompleteReadError(std::move(chunk), std::nullopt);
-    }
-    co_await st->wait_for_data("readuntil");
-  }
-  if (isep > st->limit) throw LimitOverrunError("Separator is found, but chunk is longer than limit", isep);
-  std::string chunk = st->take(isep + seplen);
+  std::optional<std::size_t> end;
+  while (!(end = st->scan(separator, &offset))) co_await st->wait_for_data("readuntil");
+  std::string chunk = st->take(*end);
   st->maybe_resume();
   co_return chunk;
 }
 
 Task<std::string> StreamReader::readline() {
   auto st = st_;
+  if (st->exc) std::rethrow_exception(st->exc);
+  // readuntil("\n") inline (no nested task per line), its errors turned into readline's.
   std::optional<LimitOverrunError> overrun;
-  try {
-    co_return co_await StreamReader(st).readuntil("\n");
-  } catch (const IncompleteReadError& e) {
-    co_return e.partial();
-  } catch (const LimitOverrunError& e) {
-    overrun.emplace(e);
+  std::size_t offset = 0;
+  for (;;) {
+    std::optional<std::size_t> end;
+    try {
+      end = st->scan("\n", &offset);
+    } catch (const IncompleteReadError& e) {
+      co_return e.partial();
+    } catch (const LimitOverrunError& e) {
+      overrun.emplace(e);
+      break;
+    }
+    if (end) {
+      std::string line = st->take(*end);
+      st->maybe_resume();
+      co_return line;
+    }
+    co_await st->wait_for_data("readline");
   }
   std::string_view rest = std::string_view(st->buf).substr(st->head);
   if (rest.substr(std::min(overrun->consumed(), rest.size())).starts_with('\n')) {
@@ -329,7 +343,7 @@ Task<> StreamWriter::drain() {
   auto st = st_;
   if (auto e = st->protocol->reader()->exc) std::rethrow_exception(e);
   if (st->transport->is_closing()) co_await sleep(std::chrono::seconds(0));  // let connection_lost run
-  co_await st->protocol->drain_helper();
+  if (auto w = st->protocol->drain_waiter()) co_await *w;
 }
 
 Task<> StreamWriter::wait_closed() {

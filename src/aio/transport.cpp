@@ -15,6 +15,7 @@
 #include <cerrno>
 
 #include "mpx/aio/protocols.hpp"
+#include "mpx/aio/sockets.hpp"
 #include "mpx/detail/future_core.hpp"
 
 namespace mpx::aio::detail {
@@ -286,16 +287,6 @@ class SocketTransport final : public Transport, public IoHandler, public std::en
   bool protocol_paused_ = false, lost_scheduled_ = false, lost_done_ = false;
 };
 
-/// wait_fd's watch: a level watch that resumes the waiting task once.
-class FdWait final : public IoHandler {
- public:
-  explicit FdWait(Future<> f) : fut(std::move(f)) {}
-  void on_ready(int) noexcept override {
-    if (!fut.done()) fut.set_result();
-  }
-  Future<> fut;
-};
-
 }  // namespace
 
 std::shared_ptr<Transport> share(Transport& t) { return static_cast<SocketTransport&>(t).shared_from_this(); }
@@ -309,33 +300,9 @@ std::shared_ptr<Transport> make_transport(EventLoop& loop, net::Socket sock, std
   return t;
 }
 
-Task<> wait_fd(int fd, int events) {
-  EventLoop& loop = get_running_loop();
-  FdWait waiter{Future<>(loop)};
-  IoWatch* w = loop.watch(fd, &waiter, false);
-  std::exception_ptr err;
-  try {
-    loop.set_wanted(w, events);
-    co_await waiter.fut;
-  } catch (...) {
-    err = std::current_exception();
-  }
-  loop.unwatch(w);
-  if (err) std::rethrow_exception(err);
-}
-
 }  // namespace mpx::aio::detail
 
 namespace mpx::aio {
-
-Task<> sock_connect(net::Socket& sock, const net::Address& address) {
-  int err = sock.connect_ex(address);
-  if (err == EINPROGRESS || err == EAGAIN) {
-    co_await detail::wait_fd(sock.fileno(), detail::EV_WRITE);
-    err = sock.getsockopt(SOL_SOCKET, SO_ERROR);
-  }
-  if (err != 0) mpx::detail::throw_os_error("connect to " + net::to_string(address), err);
-}
 
 namespace {
 Task<Connection> connect_to(ProtocolFactory factory, int family, net::Address address) {

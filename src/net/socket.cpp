@@ -295,13 +295,19 @@ std::optional<std::size_t> Socket::try_send(std::span<const std::byte> data, int
   }
 }
 
-std::optional<Socket> Socket::try_accept() {
+std::optional<Socket> Socket::try_accept(Address* peer) {
   int fd = fd_or_throw();
   // accept has no MSG_DONTWAIT: on a blocking listener, look before leaping.
   if (timeout_ns_ < 0 && !wait_ready(fd, POLLIN, Deadline::now())) return std::nullopt;
+  impl::SockAddr sa;
   for (;;) {
-    int nfd = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (nfd >= 0) return Socket(Fd(nfd), family_, type_, proto_, 0);
+    sa.len = sizeof sa.storage;
+    int nfd = ::accept4(fd, peer ? sa.get() : nullptr, peer ? &sa.len : nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (nfd >= 0) {
+      Socket conn(Fd(nfd), family_, type_, proto_, 0);
+      if (peer) *peer = impl::from_sockaddr(sa);
+      return conn;
+    }
     // ECONNABORTED: that connection died in the queue; the next may be fine.
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;

@@ -27,6 +27,35 @@
 
 namespace mpx::aio {
 
+namespace detail {
+/// Takes `f` off a waiting line, if it is still there.
+template <class F>
+void remove_waiter(std::deque<F>& q, const F& f) noexcept {
+  for (auto it = q.begin(); it != q.end(); ++it) {
+    if (it->core() == f.core()) {
+      q.erase(it);
+      return;
+    }
+  }
+}
+/// The waiting line of the locks and queues (Python's `waiters.append(fut);
+/// try: await fut ... finally: waiters.remove(fut)`): queues `fut`, waits
+/// for it and takes it off the line whatever happened. Returns what the
+/// wait raised (CancelledError...), or null; the caller decides what to hand on.
+template <class F>
+Task<std::exception_ptr> wait_queued(std::deque<F>& q, F fut) {
+  q.push_back(fut);
+  std::exception_ptr err;
+  try {
+    co_await fut;
+  } catch (...) {
+    err = std::current_exception();
+  }
+  remove_waiter(q, fut);
+  co_return err;
+}
+}  // namespace detail
+
 /// What hold() gives: releases the primitive when it goes out of scope.
 template <class Primitive>
 class [[nodiscard]] Held {

@@ -158,16 +158,7 @@ Task<Connection> create_connection(ProtocolFactory factory, std::string host, st
 /// Python: loop.create_unix_connection(protocol_factory, path).
 Task<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
 
-/// Python: loop.sock_connect(sock, address) on a non-blocking socket.
-/// Pass a named Address: g++ 12 destroys a converted temporary argument of a
-/// coroutine twice (`sock_connect(s, InetAddress{...})` crashes when built with it).
-/// Throws: ConnectionRefusedError, OSError.
-Task<> sock_connect(net::Socket& sock, const net::Address& address);
-
 namespace detail {
-/// Awaitable: resumes when `fd` is readable / writable (a level watch for
-/// the duration of the wait; Python's add_reader + future + remove_reader).
-Task<> wait_fd(int fd, int events);
 /// Wraps a connected socket in a transport on `loop`; connection_made is
 /// called before this returns.
 std::shared_ptr<Transport> make_transport(EventLoop& loop, net::Socket sock, std::unique_ptr<Protocol> protocol,

@@ -77,7 +77,6 @@ struct HeapStore {
 };
 
 void wakeup_next(std::deque<Future<>>& waiters);
-void drop_waiter(std::deque<Future<>>& waiters, const Future<>& f) noexcept;
 }  // namespace detail
 
 /// Python: asyncio.Queue(maxsize=0); Store picks the order (LifoQueue, PriorityQueue).
@@ -98,16 +97,8 @@ class BasicQueue {
   Task<> put(T item) {
     while (full()) {
       Future<> putter;
-      putters_.push_back(putter);
-      std::exception_ptr err;
-      try {
-        co_await putter;
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (err) {
+      if (std::exception_ptr err = co_await detail::wait_queued(putters_, putter)) {
         putter.cancel();
-        detail::drop_waiter(putters_, putter);
         if (!full() && !putter.cancelled()) detail::wakeup_next(putters_);
         std::rethrow_exception(err);
       }
@@ -126,16 +117,8 @@ class BasicQueue {
   Task<T> get() {
     while (empty()) {
       Future<> getter;
-      getters_.push_back(getter);
-      std::exception_ptr err;
-      try {
-        co_await getter;
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (err) {
+      if (std::exception_ptr err = co_await detail::wait_queued(getters_, getter)) {
         getter.cancel();
-        detail::drop_waiter(getters_, getter);
         if (!empty() && !getter.cancelled()) detail::wakeup_next(getters_);
         std::rethrow_exception(err);
       }

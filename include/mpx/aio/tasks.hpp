@@ -7,6 +7,7 @@
 //   auto [done, pending] = co_await aio::wait(tasks, {.timeout = 1s,
 //                                             .return_when = aio::FIRST_COMPLETED});
 //   int r = co_await aio::shield(t);           // cancelling us does not cancel t
+//   int f = co_await aio::shield(fut);         // an aio::Future or a futures::Future too
 //   int x = co_await aio::to_thread(slow_square, 7);
 #pragma once
 
@@ -123,6 +124,17 @@ Future<R> start_gather(GatherCore<R>* g, EventLoop& loop) {
 
 template <class T>
 using gathered = std::variant<result_or_monostate<T>, std::exception_ptr>;
+
+/// A task whose outcome is `f`'s (Python wraps a future the same way with
+/// ensure_future's awaiting); cancelling the task cancels `f`.
+template <class T>
+Task<T> await_future(Future<T> f) {
+  co_return co_await f;
+}
+template <>
+inline Task<void> await_future(Future<void> f) {
+  co_await f;
+}
 
 template <class T>
 gathered<T> take_outcome(const Task<T>& t) {
@@ -249,6 +261,18 @@ Future<T> shield(Task<T> t) {
     if (!t.done()) t.remove_done_callback(id);
   });
   return outer;
+}
+
+/// shield over a future (Python: any awaitable): `f` runs on, uncancelled,
+/// when the shield is cancelled.
+template <class T>
+Future<T> shield(Future<T> f) {
+  return shield(detail::await_future(std::move(f)));
+}
+/// shield over a concurrent future (a thread or process pool's), wrapped on the running loop.
+template <class T>
+Future<T> shield(futures::Future<T> f) {
+  return shield(wrap_future(std::move(f)));
 }
 
 /// Python: loop.run_in_executor(executor, fn, *args) — fn(args...) on

@@ -4,6 +4,7 @@
 //   // async with asyncio.timeout(1): data = await reader.read(100)
 //   Bytes data = co_await aio::timeout(1s, [&] { return reader.read(100); });
 //   int v = co_await aio::wait_for(compute(), 500ms);        // TimeoutError after 500 ms
+//   int w = co_await aio::wait_for(fut, 500ms);              // aio::Future / futures::Future too
 //
 //   // async with asyncio.TaskGroup() as tg: tg.create_task(a()); tg.create_task(b())
 //   co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Task<> {
@@ -140,6 +141,17 @@ inline Task<void> await_task(Task<void> t) {
 template <class T, class Rep, class Period>
 Task<T> wait_for(Task<T> t, std::chrono::duration<Rep, Period> delay) {
   return timeout(delay, [t]() mutable { return detail::await_task(std::move(t)); });
+}
+/// wait_for over a future (Python: any awaitable): on timeout `f` is cancelled.
+template <class T, class Rep, class Period>
+Task<T> wait_for(Future<T> f, std::chrono::duration<Rep, Period> delay) {
+  return wait_for(detail::await_future(std::move(f)), delay);
+}
+/// wait_for over a concurrent future: on timeout the wrapper is cancelled,
+/// which cancels `f` (if it has not started running).
+template <class T, class Rep, class Period>
+Task<T> wait_for(futures::Future<T> f, std::chrono::duration<Rep, Period> delay) {
+  return wait_for(wrap_future(std::move(f)), delay);
 }
 
 /// Python: asyncio.TaskGroup — create_task() inside the body of task_group().

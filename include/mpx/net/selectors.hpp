@@ -213,56 +213,66 @@ const KeyRef& SelectorMapping::operator[](const F& fileobj) const {
   return (*this)[owner_->lookup(fileobj)];
 }
 
-/// Python: selectors.SelectSelector — select(2); descriptors must be below
-/// FD_SETSIZE (1024): ValueError otherwise, as Python's select.select.
-class SelectSelector final : public BaseSelector {
+namespace impl {
+/// The kernel side of a selector (select, poll or epoll; src/net/selector_backends.cpp).
+class SelectorBackend {
  public:
-  SelectSelector();
-  ~SelectSelector() override;
+  virtual ~SelectorBackend() = default;
+  virtual void add(int fd, int events) = 0;
+  virtual void remove(int fd) noexcept = 0;  // ignores a closed fd
+  virtual void modify(int fd, int events) = 0;
+  virtual void select(const mpx::detail::Deadline& deadline, std::vector<std::pair<int, int>>& out) = 0;
+  virtual void close() noexcept = 0;
+  /// The kernel object's descriptor, if it has one; -1 otherwise or once closed.
+  virtual int fileno() const noexcept { return -1; }
+};
+std::unique_ptr<SelectorBackend> make_select_backend();
+std::unique_ptr<SelectorBackend> make_poll_backend();
+/// Throws: OSError naming epoll_create1.
+std::unique_ptr<SelectorBackend> make_epoll_backend();
+
+/// A BaseSelector over one SelectorBackend: the three selector classes
+/// differ only in the backend they make.
+class KernelSelector : public BaseSelector {
+ public:
+  ~KernelSelector() override { close(); }
+
+ protected:
+  explicit KernelSelector(std::unique_ptr<SelectorBackend> backend) : backend_(std::move(backend)) {}
+  int backend_fileno() const noexcept { return backend_->fileno(); }
 
  private:
-  void backend_register(int fd, int events) override;
-  void backend_unregister(int fd) noexcept override;
-  void backend_modify(int fd, int events) override;
-  void backend_select(const detail::Deadline& deadline, std::vector<std::pair<int, int>>& out) override;
-  void backend_close() noexcept override;
-  struct State;
-  std::unique_ptr<State> state_;
+  void backend_register(int fd, int events) override { backend_->add(fd, events); }
+  void backend_unregister(int fd) noexcept override { backend_->remove(fd); }
+  void backend_modify(int fd, int events) override { backend_->modify(fd, events); }
+  void backend_select(const mpx::detail::Deadline& deadline, std::vector<std::pair<int, int>>& out) override {
+    backend_->select(deadline, out);
+  }
+  void backend_close() noexcept override { backend_->close(); }
+  std::unique_ptr<SelectorBackend> backend_;
+};
+}  // namespace impl
+
+/// Python: selectors.SelectSelector — select(2); descriptors must be below
+/// FD_SETSIZE (1024): ValueError otherwise, as Python's select.select.
+class SelectSelector final : public impl::KernelSelector {
+ public:
+  SelectSelector() : KernelSelector(impl::make_select_backend()) {}
 };
 
 /// Python: selectors.PollSelector — poll(2).
-class PollSelector final : public BaseSelector {
+class PollSelector final : public impl::KernelSelector {
  public:
-  PollSelector();
-  ~PollSelector() override;
-
- private:
-  void backend_register(int fd, int events) override;
-  void backend_unregister(int fd) noexcept override;
-  void backend_modify(int fd, int events) override;
-  void backend_select(const detail::Deadline& deadline, std::vector<std::pair<int, int>>& out) override;
-  void backend_close() noexcept override;
-  struct State;
-  std::unique_ptr<State> state_;
+  PollSelector() : KernelSelector(impl::make_poll_backend()) {}
 };
 
 /// Python: selectors.EpollSelector — epoll(7), level-triggered.
-class EpollSelector final : public BaseSelector {
+class EpollSelector final : public impl::KernelSelector {
  public:
   /// Throws: OSError naming epoll_create1.
-  EpollSelector();
-  ~EpollSelector() override;
+  EpollSelector() : KernelSelector(impl::make_epoll_backend()) {}
   /// Python: EpollSelector.fileno(): the epoll descriptor; -1 once closed.
-  int fileno() const noexcept;
-
- private:
-  void backend_register(int fd, int events) override;
-  void backend_unregister(int fd) noexcept override;
-  void backend_modify(int fd, int events) override;
-  void backend_select(const detail::Deadline& deadline, std::vector<std::pair<int, int>>& out) override;
-  void backend_close() noexcept override;
-  struct State;
-  std::unique_ptr<State> state_;
+  int fileno() const noexcept { return backend_fileno(); }
 };
 
 /// Python: selectors.DefaultSelector — the best selector of the platform: epoll.

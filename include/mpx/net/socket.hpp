@@ -187,10 +187,11 @@ class Socket {
   /// Non-throwing-on-EAGAIN calls for event loops: one attempt, whatever the
   /// timeout. std::nullopt means "would block"; errors other than EAGAIN
   /// still throw (they end the connection, so their cost does not matter).
-  /// try_recv: 0 at EOF. try_accept: the new socket is non-blocking (timeout 0).
+  /// try_recv: 0 at EOF. try_accept: the new socket is non-blocking (timeout 0);
+  /// `peer` (if given) receives its address.
   std::optional<std::size_t> try_recv(std::span<std::byte> buffer, int flags = 0);
   std::optional<std::size_t> try_send(std::span<const std::byte> data, int flags = 0);
-  std::optional<Socket> try_accept();
+  std::optional<Socket> try_accept(Address* peer = nullptr);
 
   /// Python: setblocking(flag): True = settimeout(None), False = settimeout(0).
   void setblocking(bool flag);
