@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -387,6 +388,50 @@ TEST(Pool, WorksFromManyThreadsAtOnce) {
   }
   for (auto& th : ts) th.join();
   EXPECT_EQ(ok.load(), 200);
+}
+
+// A thread waiting in get() for a call without callbacks reads the results
+// itself (detail/process_pool.hpp): calls with callbacks submitted meanwhile
+// by another thread still have them run on the one result thread, and
+// results nobody waits for still arrive.
+TEST(Pool, WaitingThreadsReadResultsAndCallbacksStayOnTheResultThread) {
+  mpx::Pool pool(2);
+  std::mutex mu;
+  std::set<std::thread::id> callback_threads;
+  std::atomic<int> callbacks{0};
+  std::vector<std::thread::id> waiters;
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 2; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i)
+        ok += pool.apply_async(square, t * 1000 + i).get() == (t * 1000 + i) * (t * 1000 + i);
+    });
+    waiters.push_back(ts.back().get_id());
+  }
+  std::vector<mpx::AsyncResult<int>> loud;
+  for (int i = 0; i < 200; ++i) {
+    loud.push_back(pool.apply_async({.callback =
+                                         [&](const int&) {
+                                           std::lock_guard lock(mu);
+                                           callback_threads.insert(std::this_thread::get_id());
+                                           ++callbacks;
+                                         }},
+                                    square, i));
+  }
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(loud[static_cast<std::size_t>(i)].get(), i * i);
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(ok.load(), 400);
+  EXPECT_EQ(callbacks.load(), 200);
+  ASSERT_EQ(callback_threads.size(), 1u);  // the result thread, none of the waiting ones
+  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
+  for (auto id : waiters) EXPECT_EQ(callback_threads.count(id), 0u);
+  // Nobody waits: the result thread collects it (ready() only looks).
+  auto r = pool.apply_async(square, 9);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!r.ready() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  EXPECT_TRUE(r.ready());
+  EXPECT_EQ(r.get(), 81);
 }
 
 // ---- progress ----------------------------------------------------------------

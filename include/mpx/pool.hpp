@@ -120,20 +120,33 @@ template <class T>
 class AsyncResult {
  public:
   using value_type = T;
-  explicit AsyncResult(futures::Future<T> f) : f_(std::move(f)) {}
+  /// `gate`: a process pool's, through which a waiting thread reads the
+  /// results itself (detail/process_pool.hpp); null for a ThreadPool.
+  explicit AsyncResult(futures::Future<T> f, std::shared_ptr<detail::HelpGate> gate = nullptr)
+      : f_(std::move(f)), gate_(std::move(gate)) {}
   using result_type = typename futures::Future<T>::result_type;
 
   /// Python: get(timeout=None). Throws what the task threw; TimeoutError.
-  result_type get() const { return f_.result(); }
+  result_type get() const {
+    help(detail::Deadline::never());
+    return f_.result();
+  }
   template <class Rep, class Period>
   result_type get(std::chrono::duration<Rep, Period> timeout) const {
-    return f_.result(timeout);
+    const auto deadline = detail::Deadline::after(timeout);
+    help(deadline);
+    return deadline.is_never() ? f_.result() : f_.result(deadline.remaining());
   }
   /// Python: wait(timeout=None). Returns ready() (Python returns None).
-  bool wait() const { return f_.core()->wait_done(detail::Deadline::never()); }
+  bool wait() const {
+    help(detail::Deadline::never());
+    return f_.core()->wait_done(detail::Deadline::never());
+  }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) const {
-    return f_.core()->wait_done(detail::Deadline::after(timeout));
+    const auto deadline = detail::Deadline::after(timeout);
+    help(deadline);
+    return f_.core()->wait_done(deadline);
   }
   /// Python: ready().
   bool ready() const noexcept { return f_.done(); }
@@ -146,7 +159,11 @@ class AsyncResult {
   const futures::Future<T>& future() const noexcept { return f_; }
 
  private:
+  void help(detail::Deadline deadline) const {
+    if (gate_ && !f_.done()) gate_->help(*f_.core(), deadline);
+  }
   futures::Future<T> f_;
+  std::shared_ptr<detail::HelpGate> gate_;
 };
 
 /// Python: the iterator imap()/imap_unordered() return: next(timeout), or
@@ -265,7 +282,7 @@ class BasicPool {
     auto job =
         std::make_shared<detail::ApplyJob<R>>(future, std::move(options.callback), std::move(options.error_callback));
     backend_.template apply<R>(job, f, backend_.timeout_of(options.timeout), args...);
-    return AsyncResult<R>(std::move(future));
+    return AsyncResult<R>(std::move(future), backend_.help_gate());
   }
 
   /// Python: map(func, iterable, chunksize=None) — the results in order.

@@ -290,13 +290,17 @@ struct MessageRing::Assembly {
 enum : int { kData = 1, kTimedOut = 0, kWriterGone = 2, kClosedEmpty = 3 };
 
 // Waits (holding get_lock_) until a record is published after `tail`.
-int MessageRing::wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline) {
+int MessageRing::wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline,
+                               const std::atomic<std::uint32_t>* abort) {
   Header& h = *header_;
   auto data = [&] { return h.head.load(std::memory_order_acquire) != tail; };
-  if (spin(data)) return kData;
+  // Between messages only: a message half taken is finished first.
+  auto aborted = [&] { return !mid_message && abort && abort->load(std::memory_order_seq_cst) != 0; };
+  if (spin([&] { return data() || aborted(); })) return data() ? kData : kTimedOut;
   for (;;) {
     std::uint32_t seen = h.put_seq.load(std::memory_order_seq_cst);
     if (data()) return kData;
+    if (aborted()) return kTimedOut;
     if (!mid_message && h.closed.load(std::memory_order_acquire) != 0) return kClosedEmpty;
     if (mid_message) {
       // The rest of a message comes from one producer: if it died, it never will.
@@ -310,16 +314,16 @@ int MessageRing::wait_for_data(std::uint64_t tail, bool mid_message, Deadline de
       if (deadline.is_never() || slice.ns() < deadline.ns()) until = slice;
     }
     h.consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
-    if (data()) {
+    if (data() || aborted()) {
       h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
-      return kData;
+      return data() ? kData : kTimedOut;
     }
     futex_wait(h.put_seq, seen, until);
     h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
-bool MessageRing::get(Deadline deadline, Sink sink, void* ctx) {
+bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort) {
   Header& h = *header_;
   if (!get_lock_.acquire_until(deadline)) {
     if (closed() && qsize() == 0) throw Closed("queue is closed and empty");
@@ -340,7 +344,7 @@ bool MessageRing::get(Deadline deadline, Sink sink, void* ctx) {
   };
   for (;;) {
     if (tail == head) {
-      int got = wait_for_data(tail, assembly.active, deadline);
+      int got = wait_for_data(tail, assembly.active, deadline, abort);
       if (got == kTimedOut) return false;
       if (got == kClosedEmpty) throw Closed("queue is closed and empty");
       if (got == kWriterGone) {

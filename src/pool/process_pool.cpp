@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "mpx/context.hpp"
+#include "mpx/detail/future_core.hpp"
 #include "mpx/detail/remote_exception.hpp"
 #include "mpx/errors.hpp"
 #include "pool/pool_control.hpp"
@@ -28,6 +29,15 @@ std::string describe_exit(int exitcode) {
     return "was killed by SIG" + std::string(abbrev ? abbrev : "?") + " (exit code " + std::to_string(exitcode) + ")";
   }
   return "exited with code " + std::to_string(exitcode);
+}
+
+// A task's exception, as sent by its worker (or the error decoding it).
+std::exception_ptr decode_remote(std::span<const std::byte> payload) {
+  try {
+    return rebuild(decode<RemoteException>(payload));
+  } catch (...) {
+    return std::current_exception();
+  }
 }
 
 std::string worker_name(const std::string& method, int n) {
@@ -66,6 +76,7 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(c
   args_.ship_initializer = config_.ship_initializer;
   args_.maxtasks = config_.maxtasksperchild;
   workers_.resize(slots);
+  gate_->core = this;
   wake_ = Fd::eventfd(0, true);
   result_thread_ = std::thread([this] { result_loop(); });
   supervisor_ = std::thread([this] { supervisor_loop(); });
@@ -82,6 +93,9 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(c
 ProcessPoolCore::~ProcessPoolCore() {
   terminate();
   join(Deadline::never());
+  // Helpers have left: each hands the end (kStop) to the result thread.
+  std::lock_guard lock(gate_->mu);
+  gate_->core = nullptr;
 }
 
 void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
@@ -122,8 +136,12 @@ void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
     const std::uint64_t id = next_id_;
     if (!put_locked(id, p.message)) break;
     ++next_id_;
-    table_.emplace(id, Entry{std::move(p.job), p.index, std::move(p.body)});
+    const bool loud = !p.job->quiet();
+    table_.emplace(id, Entry{std::move(p.job), p.index, std::move(p.body), loud});
     ++in_flight_;
+    // Its result needs the result thread: a helper hands it over, or leaves
+    // and wakes the thread; with no helper, the thread reads now.
+    if (loud && ++loud_out_ == 1 && reader_ == Reader::None) wake_result_thread_locked();
     pending_.pop_front();
   }
   if (state_ == State::Closed && pending_.empty() && feeds_ == 0 && !args_.tasks.closed()) args_.tasks.close();
@@ -316,6 +334,11 @@ void ProcessPoolCore::supervisor_loop() {
   }
   ResultHeader stop;
   stop.kind = pool::kStop;
+  {
+    std::lock_guard lock(mu_);
+    ++notices_;
+    wake_result_thread_locked();
+  }
   args_.results.put(std::span(reinterpret_cast<const std::byte*>(&stop), sizeof stop), Deadline::never());
 }
 
@@ -350,6 +373,8 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
     const bool work_left = !table_.empty() || !pending_.empty() || feeds_ > 0;
     replace = !init_failed && (died.clean || config_.replace_dead_workers) && broken_.empty() &&
               (state_ == State::Running || (state_ == State::Closed && work_left));
+    ++notices_;
+    wake_result_thread_locked();
   }
   // The replacement first, so whoever learns of the death finds the pool whole.
   if (replace) {
@@ -365,40 +390,188 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
 
 // ---- the result thread ------------------------------------------------------
 
-void ProcessPoolCore::result_loop() {
-  std::vector<std::byte> message;
+namespace {
+// The pool whose results this thread reads now (the result thread, or a
+// helper): a wait from inside (a callback) must not try to help again.
+thread_local const ProcessPoolCore* t_reading = nullptr;
+// How long the result thread leaves unread results to a helper that may come.
+constexpr auto kPark = std::chrono::milliseconds(1);
+}  // namespace
+
+void ProcessPoolCore::wake_result_thread_locked() noexcept {
+  if (parked_) park_cv_.notify_one();
+}
+
+// The next message into `message`; false if the deadline passed or `abort` was set.
+bool ProcessPoolCore::read_result(Deadline deadline, std::vector<std::byte>& message,
+                                  const std::atomic<std::uint32_t>* abort) {
   auto copy = [](void* ctx, std::span<const std::byte> bytes) {
     static_cast<std::vector<std::byte>*>(ctx)->assign(bytes.begin(), bytes.end());
   };
   for (;;) {
     try {
-      args_.results.get(Deadline::never(), copy, &message);
+      if (!args_.results.get(deadline, copy, &message, abort)) return false;
     } catch (const DecodeError& e) {
       std::fprintf(stderr, "mpx pool: dropped a malformed result: %s\n", e.what());
       continue;
     }
-    if (message.size() < sizeof(ResultHeader)) {
-      std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
+    if (message.size() >= sizeof(ResultHeader)) return true;
+    std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
+  }
+}
+
+// Whether the parked result thread should take the ring: results only it
+// handles are due, or (after a whole park period) results nobody else reads.
+bool ProcessPoolCore::result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const {
+  if (reader_ != Reader::None) return false;
+  if (loud_out_ > 0 || notices_ > 0) return true;
+  // A period without helpers: back to reading, as if none had ever come.
+  return timed_out ? !table_.empty() || helps_ == helps_before : !table_.empty();
+}
+
+void ProcessPoolCore::result_loop() {
+  t_reading = this;
+  std::vector<std::byte> message;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (reader_ != Reader::Thread) {
+      if (reader_ == Reader::None && (loud_out_ > 0 || notices_ > 0)) {
+        reader_ = Reader::Thread;
+        continue;
+      }
+      const std::uint64_t helps_before = helps_;
+      parked_ = true;
+      const bool timed_out = park_cv_.wait_for(lock, kPark) == std::cv_status::timeout;
+      parked_ = false;
+      if (result_thread_needed_locked(timed_out, helps_before)) reader_ = Reader::Thread;
       continue;
+    }
+    if (!handoff_.empty()) {
+      message.swap(handoff_);
+      handoff_.clear();
+    } else if (kick_.load(std::memory_order_seq_cst) != 0) {
+      kick_.store(0, std::memory_order_relaxed);
+      reader_ = Reader::None;
+      reader_cv_.notify_all();
+      continue;
+    } else {
+      lock.unlock();
+      const bool got = read_result(Deadline::never(), message, &kick_);
+      lock.lock();
+      if (!got) continue;
     }
     ResultHeader h;
     std::memcpy(&h, message.data(), sizeof h);
-    if (h.kind == pool::kStop) break;
+    if (h.kind == pool::kDied || h.kind == pool::kStop) --notices_;
+    if (h.kind == pool::kStop) {
+      stopped_ = true;
+      reader_cv_.notify_all();
+      break;
+    }
+    lock.unlock();
     handle_result(message);
+    lock.lock();
   }
+  lock.unlock();
   std::exception_ptr why;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard guard(mu_);
     why = terminated_why_    ? terminated_why_
           : !broken_.empty() ? broken_error()
                              : std::make_exception_ptr(ProcessError("the pool's workers have ended"));
   }
   fail_everything(why);
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard guard(mu_);
     finished_ = true;
   }
   workers_changed_.notify_all();
+}
+
+void HelpGate::help(const FutureCore& f, Deadline deadline) {
+  std::unique_lock lock(mu, std::try_to_lock);
+  if (lock && core) core->help(f, deadline);
+}
+
+void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
+  if (f.done() || t_reading != nullptr) return;
+  {
+    std::unique_lock lock(mu_);
+    if (reader_ == Reader::Thread && !stopped_) {
+      // Ask the result thread to step out between two messages.
+      kick_.store(1, std::memory_order_seq_cst);
+      args_.results.interrupt_consumers();
+      // Out, or back in already (results only it handles came): then this
+      // thread waits as usual.
+      auto out = [&] { return reader_ != Reader::Thread || stopped_ || kick_.load() == 0; };
+      if (deadline.is_never()) {
+        reader_cv_.wait(lock, out);
+      } else if (!reader_cv_.wait_for(lock, deadline.remaining(), out)) {
+        return;
+      }
+    }
+    if (stopped_ || reader_ != Reader::None || f.done()) return;
+    reader_ = Reader::Helper;
+    ++helps_;
+  }
+  t_reading = this;
+  thread_local std::vector<std::byte> message;
+  bool handed_over = false;
+  try {
+    while (!f.done() && read_result(deadline, message, nullptr)) {
+      if (!help_with(message)) {
+        handed_over = true;
+        break;
+      }
+    }
+  } catch (...) {  // no memory for a message: the result thread reads on
+  }
+  t_reading = nullptr;
+  if (handed_over) return;
+  std::lock_guard lock(mu_);
+  reader_ = Reader::None;
+  if (!table_.empty() || notices_ > 0) wake_result_thread_locked();
+}
+
+// A helper's message: handled here if it is a quiet call's outcome (or one
+// nobody waits for any more); else handed over with the role (false).
+bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
+  ResultHeader h;
+  std::memcpy(&h, message.data(), sizeof h);
+  std::optional<Entry> e;
+  {
+    std::unique_lock lock(mu_);
+    if (h.kind == pool::kReturned || h.kind == pool::kRaised) {
+      auto it = table_.find(h.id);
+      if (it == table_.end()) return true;
+      if (it->second.job->quiet()) e = take_locked(h.id, lock);
+    }
+    if (!e) {
+      handoff_.swap(message);
+      reader_ = Reader::Thread;
+      wake_result_thread_locked();
+      return false;
+    }
+  }
+  auto payload = std::span<const std::byte>(message).subspan(sizeof h);
+  if (h.kind == pool::kReturned) {
+    e->job->chunk_done(e->index, payload);
+  } else {
+    e->job->chunk_failed(e->index, decode_remote(payload));
+  }
+  return true;
+}
+
+std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t id,
+                                                                   std::unique_lock<std::mutex>& lock) {
+  auto it = table_.find(id);
+  if (it == table_.end()) return std::nullopt;
+  Entry e = std::move(it->second);
+  table_.erase(it);
+  --in_flight_;
+  if (e.loud) --loud_out_;
+  feed_locked(lock);
+  return e;
 }
 
 void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
@@ -407,21 +580,9 @@ void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
   auto payload = message.subspan(sizeof h);
   auto take = [&](std::uint64_t id) -> std::optional<Entry> {
     std::unique_lock lock(mu_);
-    auto it = table_.find(id);
-    if (it == table_.end()) return std::nullopt;
-    Entry e = std::move(it->second);
-    table_.erase(it);
-    --in_flight_;
-    feed_locked(lock);
-    return e;
+    return take_locked(id, lock);
   };
-  auto decode_exception = [&]() -> std::exception_ptr {
-    try {
-      return rebuild(decode<RemoteException>(payload));
-    } catch (...) {
-      return std::current_exception();
-    }
-  };
+  auto decode_exception = [&] { return decode_remote(payload); };
   switch (h.kind) {
     case pool::kReturned:
       if (auto e = take(h.id)) e->job->chunk_done(e->index, payload);
@@ -496,6 +657,7 @@ void ProcessPoolCore::fail_everything(const std::exception_ptr& why) {
     table.swap(table_);
     pending.swap(pending_);
     in_flight_ = 0;
+    loud_out_ = 0;
   }
   for (auto& [id, e] : table) e.job->chunk_failed(e.index, why);
   for (auto& p : pending) {

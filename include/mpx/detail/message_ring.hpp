@@ -72,7 +72,13 @@ class MessageRing {
   /// false if the deadline passed first. Throws Closed once the queue is
   /// closed and drained; DecodeError if the shared state is corrupted (and
   /// whatever sink throws: the message is consumed either way).
-  bool get(Deadline deadline, Sink sink, void* ctx);
+  /// `abort`: also returns false (taking nothing) once it holds non-zero
+  /// while this get waits between messages; see interrupt_consumers().
+  bool get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort = nullptr);
+
+  /// Wakes the consumers sleeping in get(), so that one whose `abort` word
+  /// was just set returns. Costs nothing while none sleeps.
+  void interrupt_consumers() noexcept { wake_consumers(); }
 
   /// Messages put and not yet taken (approximate while others work, as
   /// Python's qsize).
@@ -127,7 +133,7 @@ class MessageRing {
   void adopt(std::uint64_t capacity, std::uint64_t max_message, std::uint32_t maxsize, bool joinable,
              std::shared_ptr<SharedBlock> block);
   bool wait_for_room(std::uint64_t head, std::size_t record_bytes, bool first, Deadline deadline);
-  int wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline);
+  int wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline, const std::atomic<std::uint32_t>* abort);
   void publish_record(std::uint64_t& head, std::span<const std::byte> payload, std::uint16_t flags,
                       std::uint32_t msg_seq, std::uint32_t total);
   std::uint64_t checked_head(std::uint64_t tail) const;

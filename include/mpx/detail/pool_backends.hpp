@@ -67,6 +67,8 @@ class ProcessBackend {
   bool closed() const { return core_->closed(); }
   int processes() const noexcept { return core_->processes(); }
   std::vector<Process> workers() const { return core_->workers(); }
+  /// What an AsyncResult waits through: it reads the results itself.
+  std::shared_ptr<HelpGate> help_gate() const noexcept { return core_->help_gate(); }
 
  private:
   std::unique_ptr<ProcessPoolCore> core_;
@@ -131,6 +133,7 @@ class ThreadBackend {
   bool closed() const noexcept { return state_.load() != kRunning; }
   int processes() const noexcept { return static_cast<int>(threads_.size()); }
   std::vector<threading::Thread> workers() const { return threads_; }
+  std::shared_ptr<HelpGate> help_gate() const noexcept { return nullptr; }
 
  private:
   /// A call for a worker thread: run() returns what the result thread does

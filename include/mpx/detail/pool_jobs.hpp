@@ -118,6 +118,10 @@ class ApplyJob final : public PoolJob {
     if (error_callback_) run_pool_callback("error_callback", [&] { error_callback_(error); });
     future_.set_exception(error);
   }
+  /// No callbacks, and none added to its future (AsyncResult::future()).
+  bool quiet() const noexcept override {
+    return !callback_ && !error_callback_ && (future_.core()->word() & FutureCore::kLists) == 0;
+  }
 
  private:
   futures::Future<R> future_;

@@ -29,6 +29,17 @@
 // WorkerDied message it puts lands behind them in the ring: the result
 // thread knows, when it reads it, whether the slot's task had finished.
 //
+// Who reads the result ring (one reader at a time, `reader_`): the result
+// thread, or a thread waiting in AsyncResult::get() for a quiet call (no
+// callbacks: nothing of the user's runs on completion), which then takes the
+// results itself — its own comes one wake-up sooner, and the result thread
+// stays asleep. The waiting thread completes only quiet calls: the first
+// message it may not handle (a result with callbacks, a death, the end) it
+// hands over with the reader's role to the result thread, so messages are
+// still handled in ring order. While nobody helps, the result thread reads;
+// a helper arriving then asks it to step out (`kick_`). Quiet calls nobody
+// waits for are collected by the result thread within a park period.
+//
 // Per-task timeouts: the worker arms a POSIX timer that delivers SIGKILL at
 // the task's deadline (two syscalls per timed task, none otherwise); the
 // supervisor sees a death past the slot's deadline and reports TimeoutError.
@@ -78,6 +89,21 @@ class PoolJob {
   virtual void chunk_cancelled(std::size_t index) noexcept {
     chunk_failed(index, std::make_exception_ptr(CancelledError("")));
   }
+  /// Completing it runs nothing of the user's (no callback): a thread
+  /// waiting for it may complete it (ProcessPoolCore::help).
+  virtual bool quiet() const noexcept { return false; }
+};
+
+class FutureCore;
+class ProcessPoolCore;
+
+/// What an AsyncResult keeps to help its pool read results while it waits
+/// (ProcessPoolCore::help); the pool is gone once `core` is null.
+struct HelpGate {
+  std::mutex mu;  // held while helping: one helper at a time
+  ProcessPoolCore* core = nullptr;
+  /// Reads results until `f` is done or the deadline passes, if it can.
+  void help(const FutureCore& f, Deadline deadline);
 };
 
 /// A task's wire header, first in every task message (the args follow).
@@ -215,12 +241,21 @@ class ProcessPoolCore {
   /// Tasks queued or running.
   std::size_t outstanding() const;
 
+  /// Called by a thread about to wait for `f`, a quiet call's future: reads
+  /// the result ring itself until `f` is done (or the deadline passes, or it
+  /// meets a message only the result thread handles). Returns at once if
+  /// another thread reads. The caller then waits on `f` as usual.
+  void help(const FutureCore& f, Deadline deadline);
+  const std::shared_ptr<HelpGate>& help_gate() const noexcept { return gate_; }
+
  private:
   struct Entry {
     std::shared_ptr<PoolJob> job;
     std::size_t index;
     std::shared_ptr<SharedBlock> body;  // an indirect task's body, kept until it ends
+    bool loud = true;                   // counted in loud_out_
   };
+  enum class Reader { None, Thread, Helper };
   struct Worker {
     Process process;
     bool alive = false;
@@ -232,6 +267,11 @@ class ProcessPoolCore {
   void result_loop();
   void supervisor_loop();
   void handle_result(std::span<const std::byte> message);
+  std::optional<Entry> take_locked(std::uint64_t id, std::unique_lock<std::mutex>& lock);
+  bool read_result(Deadline deadline, std::vector<std::byte>& message, const std::atomic<std::uint32_t>* abort);
+  bool help_with(std::vector<std::byte>& message);
+  bool result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const;
+  void wake_result_thread_locked() noexcept;
   void handle_death(std::uint32_t index, std::optional<int> exitcode);
   void fail_everything(const std::exception_ptr& why);
   void wake_supervisor() noexcept;
@@ -266,6 +306,19 @@ class ProcessPoolCore {
   std::thread supervisor_;
   std::thread result_thread_;
   bool threads_joined_ = false;
+
+  // The result ring's reader (the file comment), all under mu_.
+  Reader reader_ = Reader::Thread;
+  std::vector<std::byte> handoff_;      // the message a helper handed over with the role
+  std::atomic<std::uint32_t> kick_{0};  // a helper asks the reading result thread to step out
+  std::condition_variable reader_cv_;   // the result thread stepped out
+  std::condition_variable park_cv_;     // wakes the parked result thread
+  bool parked_ = false;                 // the result thread waits on park_cv_
+  bool stopped_ = false;                // the result thread has read kStop: nobody reads any more
+  std::uint64_t helps_ = 0;             // helpers so far
+  std::size_t loud_out_ = 0;            // tasks in table_ whose job is not quiet
+  std::size_t notices_ = 0;             // supervisor messages put or about to be, not yet handled
+  std::shared_ptr<HelpGate> gate_ = std::make_shared<HelpGate>();
 };
 
 }  // namespace mpx::detail
