@@ -1,6 +1,6 @@
 // futures::ProcessPoolExecutor: Python's executor over worker processes, and
 // what mpx adds (replace_dead_workers). CPython's test_concurrent_futures
-// process cases are ported in conformance/futures_process_conformance_test.cpp.
+// process cases are ported in conformance/futures_process_*_conformance_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>

@@ -1,6 +1,7 @@
 // mpx::Pool: the calls of multiprocessing.Pool, and what mpx adds (dead
 // workers, per-task timeouts, exceptions by type, callbacks' thread).
-// CPython's own cases are ported in conformance/pool_conformance_test.cpp;
+// CPython's own cases are ported in conformance/pool_conformance_test.cpp and
+// conformance/pool_worker_conformance_test.cpp;
 // kill -9 from outside at random points is in fault/pool_fault_test.cpp.
 #include "mpx/pool.hpp"
 

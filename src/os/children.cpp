@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -178,7 +179,14 @@ int fork_and_run(const std::function<int()>& child_main) {
   return pid;
 }
 
+namespace {
+std::atomic<void (*)() noexcept> g_exit_prologue{nullptr};
+}  // namespace
+
+void set_exit_children_prologue(void (*prologue)() noexcept) noexcept { g_exit_prologue.store(prologue); }
+
 void exit_children() noexcept {
+  if (auto prologue = g_exit_prologue.load()) prologue();
   try {
     auto children = live_children();
     for (auto& c : children) {

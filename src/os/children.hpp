@@ -70,6 +70,11 @@ int fork_and_run(const std::function<int()>& child_main);
 /// At exit of a process that started children: terminate the daemon ones,
 /// then join every one (Python's util._exit_function).
 void exit_children() noexcept;
+/// `prologue` runs first in every exit_children(): the process executors'
+/// exit hook, which must drain their daemonic workers before they are
+/// terminated (Python's concurrent.futures exit hook runs before
+/// multiprocessing's).
+void set_exit_children_prologue(void (*prologue)() noexcept) noexcept;
 
 /// Mask `what` of a child's bootstrap: true inside a Process's run() on the
 /// thread running it, where mpx::exit() unwinds instead of calling std::exit.

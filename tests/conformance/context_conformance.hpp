@@ -1,6 +1,7 @@
 // tests/conformance/context_conformance.hpp — what the start-method ports share:
 // the includes, and helpers every spawned-child test uses. Included by
-// context_conformance_test.cpp and spawn_process_conformance_test.cpp only.
+// context_conformance_test.cpp and, through fresh_method.hpp, the
+// spawn_process_*conformance_test.cpp files only.
 #pragma once
 
 #include <dirent.h>

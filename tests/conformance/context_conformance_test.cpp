@@ -49,6 +49,7 @@
 //     test_child_fd_inflation                 FreshTestProcess.ChildFdInflation
 //     test_wait_for_threads                   FreshTestProcess.WaitForThreads
 //     test_error_on_stdio_flush_1, _2         FreshTestProcess.ErrorOnStdioFlush1, ErrorOnStdioFlush2
+//   (the three classes below: spawn_process_io_conformance_test.cpp)
 //   _TestSubclassingProcess under spawn and forkserver:
 //     test_subclassing                        FreshTestSubclassingProcess.Subclassing (refused, see there)
 //     test_stderr_flush                       FreshTestSubclassingProcess.StderrFlush
@@ -117,7 +118,8 @@
 // This file: TestStartMethod, TestForkserver and mpx's bad cases; the
 // _TestProcess, _TestSubclassingProcess, TestCloseFds and
 // TestStdinBadfiledescriptor cases under spawn and forkserver are in
-// spawn_process_conformance_test.cpp (one list of ports above covers both).
+// spawn_process_conformance_test.cpp and spawn_process_io_conformance_test.cpp
+// (one list of ports above covers them).
 
 #include "conformance/context_conformance.hpp"
 #include "os/popen_forkserver.hpp"

@@ -28,12 +28,13 @@
 //                                                value is 0 or empty.
 //   ThreadPoolExecutorTest.test_hang_global_shutdown_lock
 //                                                needs ProcessPoolExecutor: ported in
-//                                                futures_process_conformance_test.cpp.
+//                                                futures_process_shutdown_conformance_test.cpp.
 //   ThreadPoolExecutorTest.test_process_fork_from_a_threadpool
 //                                                ported; skipped under TSan (a fork child of
 //                                                a threaded parent).
 //   test_deadlock.py, test_process_pool.py, the ProcessPool* mixins of the
-//   other files                                 ported in futures_process_conformance_test.cpp.
+//   other files                                 ported in futures_process_*_conformance_test.cpp
+//                                                (one file per module).
 //   test_interpreter_pool.py                    interpreter pools: not in mpx.
 #include <gtest/gtest.h>
 

@@ -17,7 +17,7 @@
 //                                                no weakref/gc: ported as "the yielded
 //                                                future's only handle is the caller's".
 //   test_init.py's log_queue (process pools)     the thread pool's log goes to stderr, checked.
-//   the ProcessPool* variants of these classes   ported in futures_process_conformance_test.cpp.
+//   the ProcessPool* variants of these classes   ported in futures_process_*_conformance_test.cpp.
 // Added: ThreadPoolShutdownTest.test_interpreter_shutdown_std_exit (std::exit
 // from main skips a stack executor's destructor; the exit hook drains it).
 #include <gtest/gtest.h>

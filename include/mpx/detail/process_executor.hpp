@@ -13,8 +13,12 @@
 // abruptly breaks the pool: every pending and running future fails with
 // BrokenProcessPool, as do later submits — unless `.replace_dead_workers`,
 // with which only the dead worker's call fails (WorkerLost) and a new worker
-// takes its place, as mpx::Pool does.
+// takes its place, as mpx::Pool does. An executor still alive at normal exit
+// (std::exit, the return from main) finishes its calls and is joined first,
+// as Python's exit hook does (src/pool/process_executor.cpp).
 #pragma once
+
+#include <signal.h>
 
 #include <chrono>
 #include <memory>
@@ -206,6 +210,16 @@ class ProcessPoolExecutor final : public Executor {
   /// Python: shutdown(wait=True, *, cancel_futures=False).
   void shutdown(ShutdownOptions options) override;
 
+  /// Python 3.14: terminate_workers() — shutdown(wait=false,
+  /// cancel_futures=true), then SIGTERM to every live worker. A call still
+  /// running fails with BrokenProcessPool (its worker died abruptly: the pool
+  /// is broken, as in Python); later submits throw. Harmless on a pool that
+  /// is already broken or shut down. A worker that catches SIGTERM may go on:
+  /// kill_workers() is the sure way.
+  void terminate_workers() { force_shutdown(SIGTERM); }
+  /// Python 3.14: kill_workers() — the same with SIGKILL.
+  void kill_workers() { force_shutdown(SIGKILL); }
+
   /// Python's _max_workers.
   int max_workers() const noexcept { return core_->processes(); }
   /// Python's _processes: the live workers.
@@ -234,7 +248,11 @@ class ProcessPoolExecutor final : public Executor {
     return out;
   }
 
-  std::unique_ptr<mpx::detail::ProcessPoolCore> core_;
+  void force_shutdown(int signo);
+
+  // Shared with the exit hook's list of live executors (process_executor.cpp).
+  std::shared_ptr<mpx::detail::ProcessPoolCore> core_;
+  bool replace_dead_workers_ = false;
 };
 
 }  // namespace mpx::futures
