@@ -247,6 +247,7 @@ TEST(Server, HandleErrorKeepsServing) {
   };
   struct S : ss::ThreadingTCPServer {
     using ss::ThreadingTCPServer::ThreadingTCPServer;
+    ~S() override { server_close(); }  // handle_error runs on handler threads
     std::atomic<int> errors{0};
     void handle_error(ss::Request& r, const net::Address& a) override {
       ++errors;

@@ -28,7 +28,11 @@
 //
 // Customise as in Python: subclass the server and override verify_request,
 // process_request, handle_error, handle_timeout, service_actions...; they are
-// virtual. The destructor calls server_close() (Python's `with`).
+// virtual. The destructor calls server_close() (Python's `with`). A subclass
+// whose overrides run on handler threads (handle_error, finish_request...)
+// calls server_close() in its own destructor, so that the threads are joined
+// before its members and overrides are gone:
+//   ~MyServer() override { server_close(); }
 #pragma once
 
 #include <atomic>
