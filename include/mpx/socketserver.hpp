@@ -45,6 +45,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -360,6 +361,9 @@ struct UnixDatagram {
 /// A server: Transport × Policy. Python: class X(PolicyMixIn, TransportServer).
 template <class Transport, class Policy = Sync>
 class Server : public Policy {
+  static_assert(!std::is_base_of_v<Aio, Policy> || Transport::info.type == net::SOCK_STREAM,
+                "the Aio policy serves stream transports (TCP, UnixStream)");
+
  public:
   using address_type = typename Transport::address_type;
   /// Python: Server(server_address, RequestHandlerClass, bind_and_activate=True).
