@@ -174,6 +174,7 @@ TEST(BaseRequestHandler, FinishRunsWhenHandleThrows) {
     int errors = 0;
     void handle_error(ss::Request&, const net::Address&) override { ++errors; }
   };
+  finished = 0;  // a static: --gtest_repeat runs this again
   Quiet server(net::InetAddress{"127.0.0.1", 0}, ss::handler<H>());
   { auto c = connect_to(server.server_address); }
   server.handle_request();
