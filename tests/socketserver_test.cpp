@@ -174,6 +174,7 @@ TEST(BaseRequestHandler, FinishRunsWhenHandleThrows) {
     int errors = 0;
     void handle_error(ss::Request&, const net::Address&) override { ++errors; }
   };
+  finished = 0;  // a static: --gtest_repeat runs this again
   Quiet server(net::InetAddress{"127.0.0.1", 0}, ss::handler<H>());
   { auto c = connect_to(server.server_address); }
   server.handle_request();
@@ -247,6 +248,7 @@ TEST(Server, HandleErrorKeepsServing) {
   };
   struct S : ss::ThreadingTCPServer {
     using ss::ThreadingTCPServer::ThreadingTCPServer;
+    ~S() override { server_close(); }  // handle_error runs on handler threads
     std::atomic<int> errors{0};
     void handle_error(ss::Request& r, const net::Address& a) override {
       ++errors;

@@ -28,7 +28,11 @@
 //
 // Customise as in Python: subclass the server and override verify_request,
 // process_request, handle_error, handle_timeout, service_actions...; they are
-// virtual. The destructor calls server_close() (Python's `with`).
+// virtual. The destructor calls server_close() (Python's `with`). A subclass
+// whose overrides run on handler threads (handle_error, finish_request...)
+// calls server_close() in its own destructor, so that the threads are joined
+// before its members and overrides are gone:
+//   ~MyServer() override { server_close(); }
 #pragma once
 
 #include <atomic>
@@ -41,6 +45,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -356,6 +361,9 @@ struct UnixDatagram {
 /// A server: Transport × Policy. Python: class X(PolicyMixIn, TransportServer).
 template <class Transport, class Policy = Sync>
 class Server : public Policy {
+  static_assert(!std::is_base_of_v<Aio, Policy> || Transport::info.type == net::SOCK_STREAM,
+                "the Aio policy serves stream transports (TCP, UnixStream)");
+
  public:
   using address_type = typename Transport::address_type;
   /// Python: Server(server_address, RequestHandlerClass, bind_and_activate=True).

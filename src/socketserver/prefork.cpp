@@ -88,8 +88,8 @@ void Prefork::worker_main() {
     threads_->reap();
   }
   sel.close();
+  threads_->join_all();  // first: a datagram handler replies through the socket
   socket.close();
-  threads_->join_all();
 }
 
 void Prefork::process_request(Request& request, const net::Address& client_address) {

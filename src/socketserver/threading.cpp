@@ -36,9 +36,13 @@ void Threading::process_request(Request& request, const net::Address& client_add
                   daemon_threads);
 }
 
+// Python closes the socket first, then joins; a datagram handler still
+// replying through the server's socket would then send on a closed (or, once
+// the number is reused, a stranger's) descriptor. Joining first costs
+// nothing: serve_forever has stopped accepting already.
 void Threading::server_close() {
-  BaseServer::server_close();
   if (block_on_close) threads_->join_all();
+  BaseServer::server_close();
 }
 
 }  // namespace mpx::socketserver
