@@ -93,6 +93,8 @@ void check_nonblocking(const net::Socket& sock) {
 
 }  // namespace
 
+Task<> detail::wait_fd(int fd, int events) { co_await FdReady(fd, (events & EV_WRITE) != 0); }
+
 Task<Bytes> sock_recv(net::Socket& sock, std::size_t nbytes) {
   check_nonblocking(sock);
   Bytes buf(nbytes);

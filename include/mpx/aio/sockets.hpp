@@ -46,4 +46,11 @@ Task<std::pair<net::Socket, net::Address>> sock_accept(net::Socket& sock);
 /// Throws: ValueError if `sock` is blocking; ConnectionRefusedError, OSError.
 Task<> sock_connect(net::Socket& sock, const net::Address& address);
 
+namespace detail {
+/// Resumes when `fd` is readable (EV_READ) or writable (EV_WRITE): the same
+/// level watch as the sock_* calls, for descriptors that are not sockets
+/// (socketserver's Aio policy waits on its stop eventfd with it).
+Task<> wait_fd(int fd, int events);
+}  // namespace detail
+
 }  // namespace mpx::aio
