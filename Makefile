@@ -83,6 +83,7 @@ fuzz: build
 	$(BUILD)/tests/codec_fuzz --iterations 2000000
 	$(BUILD)/tests/connection_fuzz --iterations 200000
 	$(BUILD)/tests/queue_ring_fuzz --iterations 200000
+	$(BUILD)/tests/socketserver_files_fuzz --iterations 200000
 	$(BUILD)/tests/http_parser_fuzz --iterations 200000
 
 format:

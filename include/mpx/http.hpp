@@ -28,6 +28,7 @@
 #include "mpx/aio/protocols.hpp"
 #include "mpx/detail/http_parser.hpp"
 #include "mpx/detail/http_response.hpp"
+#include "mpx/http/handlers.hpp"
 
 namespace mpx::http {
 
@@ -72,6 +73,10 @@ struct ServeOptions {
   bool reuse_port = false;
   /// Value of the Server header.
   std::string server_name = "mpx";
+  /// serve(): the aio backend of each loop ("epoll", "io_uring", "": the
+  /// loop's default). epoll by default: with wrk -c50 on 2 cores, io_uring's
+  /// p99 was 3-5x epoll's (7-33 ms vs 4-9 ms) for the same throughput.
+  std::string backend = "epoll";
 };
 
 /// Starts an HTTP server on the running aio loop (Python's loop.create_server

@@ -6,7 +6,7 @@
 //     void handle() override {
 //       char buf[1024];
 //       while (std::size_t n = request.recv_into(std::as_writable_bytes(std::span(buf)))) {
-//         for (std::size_t i = 0; i < n; ++i) buf[i] = static_cast<char>(std::toupper(buf[i]));
+//         for (char& c : std::span(buf, n)) c = c >= 'a' && c <= 'z' ? char(c - 32) : c;
 //         request.sendall(std::string_view(buf, n));
 //       }
 //     }
@@ -23,6 +23,8 @@
 //                  Forking    a child process per request (Python's ForkingMixIn, without its stall)
 //                  Prefork    N worker processes accept on the one socket; a dead worker is
 //                             replaced (nginx's and Apache's master/worker model)
+//                  Aio        coroutines on an mpx::aio loop, optionally one loop per worker
+//                             process (AioRequestHandler instead of a blocking handler)
 //
 // Customise as in Python: subclass the server and override verify_request,
 // process_request, handle_error, handle_timeout, service_actions...; they are
@@ -47,6 +49,7 @@
 #include "mpx/net/selectors.hpp"
 #include "mpx/net/socket.hpp"
 #include "mpx/process.hpp"
+#include "mpx/socketserver/aio_handler.hpp"
 #include "mpx/socketserver/files.hpp"
 #include "mpx/socketserver/handlers.hpp"
 
@@ -79,6 +82,8 @@ class BaseServer {
   BaseServer(const BaseServer&) = delete;
   BaseServer& operator=(const BaseServer&) = delete;
   virtual ~BaseServer();
+  /// What the constructor of Server<Transport, Policy> takes as its handler.
+  using handler_class = HandlerClass;
 
   // ---- Python's attributes -----------------------------------------------------
   /// Python: server_address — after bind, the address bound (port 0 resolved).
@@ -152,8 +157,7 @@ class BaseServer {
   /// (server_bind and server_activate as defined by BaseServer and the
   /// policy: a constructor cannot reach a subclass's overrides, so a
   /// subclass that overrides them passes false and calls them itself).
-  BaseServer(detail::TransportInfo transport, net::Address address, HandlerClass handler,
-             bool bind_and_activate);
+  BaseServer(detail::TransportInfo transport, net::Address address, HandlerClass handler, bool bind_and_activate);
 
   /// Python: _handle_request_noblock() — one get_request, verify, process.
   void handle_request_noblock();
@@ -166,8 +170,11 @@ class BaseServer {
   /// Hooks around serve_forever's loop (Prefork starts and stops workers).
   virtual void serve_starting() {}
   virtual void serve_stopping() {}
-  /// serve_forever's loop, until shutdown().
-  void serve_loop(std::chrono::nanoseconds poll_interval);
+  /// serve_forever's loop, until shutdown() (the Aio policy runs a loop of its own).
+  virtual void serve_loop(std::chrono::nanoseconds poll_interval);
+  /// The eventfd shutdown() writes; drain_wakeup() reads it back to zero.
+  int wakeup_fd() const noexcept { return wakeup_.get(); }
+  void drain_wakeup() noexcept;
   /// get_request(): the next request, or nullopt if none was waiting.
   std::optional<std::pair<Request, net::Address>> get_request();
 
@@ -270,9 +277,13 @@ class Prefork : public BaseServer {
   void serve_starting() override;
   void serve_stopping() override;
 
+  /// What a worker process runs (in the child): accept and serve until the
+  /// lifeline (lifeline_fd) reaches EOF, then finish the connections in hand.
+  virtual void worker_main();
+  int lifeline_fd() const noexcept { return lifeline_r_.get(); }
+
  private:
   void spawn_worker();
-  void worker_main();
   void worker_exited(int pid);
   std::map<int, Process> workers_;
   mpx::detail::Fd lifeline_r_, lifeline_w_;  // workers stop when the write end closes
@@ -281,31 +292,65 @@ class Prefork : public BaseServer {
   std::unique_ptr<detail::ThreadSet> threads_;  // in a worker
 };
 
+/// Connections served by coroutines on an mpx::aio loop (Python has no
+/// such policy; asyncio.start_server is its nearest). The handler is an
+/// AioRequestHandler (aio_handler<H>()), not a blocking one.
+///   processes = 0: one loop, run by serve_forever in its thread; shutdown()
+///     stops it, and connections still open are closed with it.
+///   processes = N: N worker processes, each with its own loop, and for TCP
+///     its own SO_REUSEPORT listening socket (the kernel spreads connections
+///     over them; each worker also accepts on the server's socket, so none is
+///     stranded there). Workers are watched and replaced as Prefork's, and
+///     finish their connections after shutdown().
+/// verify_request and process_request are not used; handle_error is.
+class Aio : public Prefork {
+ public:
+  using handler_class = AioHandlerClass;
+  /// The loops' backend ("epoll", "io_uring", "" for the default).
+  aio::LoopOptions loop_options{};
+
+ protected:
+  Aio(detail::TransportInfo transport, net::Address address, AioHandlerClass handler, bool bind_and_activate);
+  void serve_starting() override;
+  void serve_stopping() override;
+  void serve_loop(std::chrono::nanoseconds poll_interval) override;
+  void worker_main() override;
+
+ private:
+  aio::Task<> run(int stop_fd, bool own_socket, bool graceful);
+  AioHandlerClass aio_handler_;
+};
+
 /// Python's mixin names.
 using ThreadingMixIn = Threading;
 using ForkingMixIn = Forking;
 
 // ---- transports -----------------------------------------------------------------
+// Families as numbers: a user's <sys/socket.h> turns the names into macros
+// (base_server.cpp checks the values).
+namespace detail {
+inline constexpr int kAfUnix = 1, kAfInet = 2;
+}
 
 /// Python: TCPServer's transport — IPv4 stream, address (host, port).
 struct TCP {
   using address_type = net::InetAddress;
-  static constexpr detail::TransportInfo info{net::AF_INET, net::SOCK_STREAM};
+  static constexpr detail::TransportInfo info{detail::kAfInet, net::SOCK_STREAM};
 };
 /// Python: UDPServer's transport.
 struct UDP {
   using address_type = net::InetAddress;
-  static constexpr detail::TransportInfo info{net::AF_INET, net::SOCK_DGRAM};
+  static constexpr detail::TransportInfo info{detail::kAfInet, net::SOCK_DGRAM};
 };
 /// Python: UnixStreamServer's transport — address: a path.
 struct UnixStream {
   using address_type = net::UnixAddress;
-  static constexpr detail::TransportInfo info{net::AF_UNIX, net::SOCK_STREAM};
+  static constexpr detail::TransportInfo info{detail::kAfUnix, net::SOCK_STREAM};
 };
 /// Python: UnixDatagramServer's transport.
 struct UnixDatagram {
   using address_type = net::UnixAddress;
-  static constexpr detail::TransportInfo info{net::AF_UNIX, net::SOCK_DGRAM};
+  static constexpr detail::TransportInfo info{detail::kAfUnix, net::SOCK_DGRAM};
 };
 
 /// A server: Transport × Policy. Python: class X(PolicyMixIn, TransportServer).
@@ -315,7 +360,7 @@ class Server : public Policy {
   using address_type = typename Transport::address_type;
   /// Python: Server(server_address, RequestHandlerClass, bind_and_activate=True).
   /// Throws: OSError (EADDRINUSE...) from bind or listen.
-  Server(address_type address, HandlerClass handler, bool bind_and_activate = true)
+  Server(address_type address, typename Policy::handler_class handler, bool bind_and_activate = true)
       : Policy(Transport::info, net::Address(std::move(address)), std::move(handler), bind_and_activate) {}
   /// Python's `with server:` — server_close() (the policy's; a subclass's
   /// override is already gone when a base destructor runs).
@@ -338,5 +383,7 @@ using PreforkTCPServer = Server<TCP, Prefork>;
 using PreforkUDPServer = Server<UDP, Prefork>;
 using PreforkUnixStreamServer = Server<UnixStream, Prefork>;
 using PreforkUnixDatagramServer = Server<UnixDatagram, Prefork>;
+using AioTCPServer = Server<TCP, Aio>;
+using AioUnixStreamServer = Server<UnixStream, Aio>;
 
 }  // namespace mpx::socketserver

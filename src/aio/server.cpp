@@ -143,13 +143,21 @@ Task<> serve_forever(std::shared_ptr<ServerState> st) {
   }
 }
 
-Task<Server> serve(ProtocolFactory factory, net::Address address, ServerOptions options) {
+Server serve_socket(ProtocolFactory factory, net::Socket sock, const ServerOptions& options) {
   EventLoop& loop = get_running_loop();
-  net::Socket sock = net::create_server(address, {.backlog = options.backlog, .reuse_port = options.reuse_port});
   auto st = std::make_shared<ServerState>(loop, std::move(sock), std::move(factory));
   loop.track(st, [](void* p) { static_cast<ServerState*>(p)->close(); });
   if (options.start_serving) st->start_serving();
-  co_return Server(st);
+  return Server(st);
+}
+
+Task<Server> serve(ProtocolFactory factory, net::Address address, ServerOptions options) {
+  net::Socket sock = net::create_server(address, {.backlog = options.backlog, .reuse_port = options.reuse_port});
+  co_return serve_socket(std::move(factory), std::move(sock), options);
+}
+
+Task<Server> serve_existing(ProtocolFactory factory, net::Socket sock, ServerOptions options) {
+  co_return serve_socket(std::move(factory), std::move(sock), options);
 }
 }  // namespace
 
@@ -178,6 +186,10 @@ Task<Server> create_server(ProtocolFactory factory, std::string host, std::uint1
 
 Task<Server> create_unix_server(ProtocolFactory factory, std::string path, ServerOptions options) {
   return detail::serve(std::move(factory), net::UnixAddress{std::move(path)}, options);
+}
+
+Task<Server> create_server(ProtocolFactory factory, net::Socket sock, ServerOptions options) {
+  return detail::serve_existing(std::move(factory), std::move(sock), options);
 }
 
 }  // namespace mpx::aio

@@ -387,4 +387,8 @@ Task<Server> start_unix_server(ClientConnected cb, std::string path, StreamOptio
   return create_unix_server(stream_factory(std::move(cb), options), std::move(path), server);
 }
 
+Task<Server> start_server(ClientConnected cb, net::Socket sock, StreamOptions options, ServerOptions server) {
+  return create_server(stream_factory(std::move(cb), options), std::move(sock), server);
+}
+
 }  // namespace mpx::aio

@@ -196,7 +196,7 @@ aio::Task<> serve_here(Handler handler, std::string host, std::uint16_t port, Se
   try {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) mpx::detail::throw_os_error("prctl");
     if (::getppid() != parent) ::_exit(0);  // the parent died before prctl
-    aio::run(serve_here(handler, host, port, options, ready_fd));
+    aio::run(serve_here(handler, host, port, options, ready_fd), aio::LoopOptions{.backend = options.backend});
   } catch (...) {
     mpx::detail::log_exception("http.serve: worker failed", std::current_exception());
     code = 1;
@@ -295,9 +295,10 @@ aio::Task<aio::Server> start_server(Handler handler, std::string host, std::uint
     interval = std::clamp(options.timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     shared->idle_ticks = static_cast<std::uint64_t>(std::max<std::int64_t>(1, options.timeout / interval));
   }
-  aio::Server server =
-      co_await aio::create_server([shared] { return std::make_unique<HttpProtocol>(shared); }, std::move(host), port,
-                                  {.backlog = options.backlog, .reuse_port = options.reuse_port});
+  // Named, not temporaries: g++ 12 destroys a converted temporary argument of a coroutine twice.
+  aio::ProtocolFactory factory = [shared] { return std::make_unique<HttpProtocol>(shared); };
+  aio::ServerOptions server_options{.backlog = options.backlog, .reuse_port = options.reuse_port};
+  aio::Server server = co_await aio::create_server(std::move(factory), std::move(host), port, server_options);
   if (interval.count() > 0) {
     std::weak_ptr<Shared> weak = shared;
     aio::get_running_loop().call_later(interval, [weak, interval] { sweep(weak, interval); });
@@ -307,7 +308,8 @@ aio::Task<aio::Server> start_server(Handler handler, std::string host, std::uint
 
 void serve(std::string host, std::uint16_t port, Handler handler, ServeOptions options) {
   if (options.workers <= 1) {
-    aio::run(serve_here(std::move(handler), std::move(host), port, std::move(options), -1));
+    aio::LoopOptions loop_options{.backend = options.backend};
+    aio::run(serve_here(std::move(handler), std::move(host), port, std::move(options), -1), loop_options);
   } else {
     serve_workers(host, port, handler, std::move(options));
   }

@@ -124,6 +124,7 @@ bool RequestParser::finish_version() noexcept {
 }
 
 bool RequestParser::end_field() noexcept {
+  if (in_trailer_) return true;
   auto& f = req_.fields_.back();
   std::size_t len = req_.text_.size() - f.value;
   while (len > 0 && (req_.text_[f.value + len - 1] == ' ' || req_.text_[f.value + len - 1] == '\t')) --len;
@@ -269,19 +270,29 @@ std::size_t RequestParser::feed(std::string_view data) noexcept {
         }
         if (*p == ' ' || *p == '\t') return fail(done(), 400, "obsolete line folding");
         if (++field_count_ > limits_.max_headers) return fail(done(), 431, "too many headers");
-        req_.fields_.push_back({static_cast<std::uint32_t>(req_.text_.size()), 0, 0, 0});
+        // Trailer fields are read and bounded, not kept.
+        if (in_trailer_)
+          trailer_name_len_ = 0;
+        else
+          req_.fields_.push_back({static_cast<std::uint32_t>(req_.text_.size()), 0, 0, 0});
         state_ = State::field_name;
         break;
       case State::field_name: {
         const char* q = p;
         const char* lim = scan_end(header_bytes_, limits_.max_header_bytes);
         while (q < lim && is_tchar(*q)) ++q;
-        req_.text_.append(p, static_cast<std::size_t>(q - p));
+        if (in_trailer_)
+          trailer_name_len_ += static_cast<std::size_t>(q - p);
+        else
+          req_.text_.append(p, static_cast<std::size_t>(q - p));
         p = q;
         if (p == end || p == lim) break;
-        auto& f = req_.fields_.back();
-        f.name_len = static_cast<std::uint32_t>(req_.text_.size() - f.name);
-        if (*p != ':' || f.name_len == 0) return fail(done(), 400, "bad header line");
+        std::size_t name_len = trailer_name_len_;
+        if (!in_trailer_) {
+          auto& f = req_.fields_.back();
+          name_len = f.name_len = static_cast<std::uint32_t>(req_.text_.size() - f.name);
+        }
+        if (*p != ':' || name_len == 0) return fail(done(), 400, "bad header line");
         ++p;
         state_ = State::field_ows;
         break;
@@ -290,7 +301,7 @@ std::size_t RequestParser::feed(std::string_view data) noexcept {
         if (*p == ' ' || *p == '\t') {
           ++p;
         } else {
-          req_.fields_.back().value = static_cast<std::uint32_t>(req_.text_.size());
+          if (!in_trailer_) req_.fields_.back().value = static_cast<std::uint32_t>(req_.text_.size());
           state_ = State::field_value;
         }
         break;
@@ -298,7 +309,7 @@ std::size_t RequestParser::feed(std::string_view data) noexcept {
         const char* q = p;
         const char* lim = scan_end(header_bytes_, limits_.max_header_bytes);
         while (q < lim && is_value_byte(*q)) ++q;
-        req_.text_.append(p, static_cast<std::size_t>(q - p));
+        if (!in_trailer_) req_.text_.append(p, static_cast<std::size_t>(q - p));
         p = q;
         if (p == end || p == lim) break;
         if (*p == '\r') {
@@ -323,9 +334,6 @@ std::size_t RequestParser::feed(std::string_view data) noexcept {
         if (*p != '\n') return fail(done(), 400, "CR without LF");
         ++p;
         if (in_trailer_) {
-          // Trailer fields are read (and bounded) but not kept.
-          req_.text_.resize(text_mark_);
-          req_.fields_.resize(fields_mark_);
           state_ = State::complete;
           return done();
         }
@@ -384,8 +392,6 @@ std::size_t RequestParser::feed(std::string_view data) noexcept {
         if (req_.body_.size() + remaining_ > limits_.max_body) return fail(done(), 413, "body too large");
         if (remaining_ == 0) {
           in_trailer_ = true;
-          text_mark_ = req_.text_.size();
-          fields_mark_ = req_.fields_.size();
           header_bytes_ = field_count_ = 0;
           state_ = State::field_start;
         } else {

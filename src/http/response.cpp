@@ -75,30 +75,6 @@ bool is_token(std::string_view s) noexcept {
 }
 bool has_line_break(std::string_view s) noexcept { return s.find_first_of(std::string_view("\r\n\0", 3)) != s.npos; }
 
-void append_html_escaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#x27;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 }  // namespace
 
 std::string_view reason_phrase(int status) noexcept {
@@ -111,6 +87,19 @@ std::string_view status_description(int status) noexcept {
 }
 
 namespace detail {
+
+void append_html_escaped(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out += c;
+  }
+}
 
 void append_decimal(std::string& out, std::uint64_t n) {
   char buf[20];

@@ -20,6 +20,8 @@
 #include "mpx/socketserver.hpp"
 #include "os/sys.hpp"
 
+static_assert(mpx::socketserver::detail::kAfUnix == AF_UNIX && mpx::socketserver::detail::kAfInet == AF_INET);
+
 namespace mpx::socketserver {
 
 using mpx::detail::Deadline;
@@ -170,13 +172,17 @@ void BaseServer::pause_accepting(bool paused) {
   }
 }
 
+void BaseServer::drain_wakeup() noexcept {
+  std::uint64_t count = 0;
+  // Non-blocking; EAGAIN means nothing was there.
+  (void)mpx::detail::sys::read(wakeup_.get(), &count, sizeof count);
+}
+
 void BaseServer::dispatch(net::Ready& ready, bool& socket_ready) {
   for (auto& [key, events] : ready) {
     int fd = key->fd;
     if (fd == wakeup_.get()) {
-      std::uint64_t count = 0;
-      // Non-blocking; EAGAIN means another loop drained it already.
-      (void)mpx::detail::sys::read(fd, &count, sizeof count);
+      drain_wakeup();
     } else if (fd == socket.fileno()) {
       socket_ready = true;
     } else if (auto it = watches_.find(fd); it != watches_.end()) {

@@ -158,6 +158,7 @@ std::string_view SocketReader::readline_view(std::size_t limit) {
     }
     scanned = room;
     if (room == limit || !fill(limit)) {
+      data = buf_.get() + begin_;  // fill may have moved the bytes before it found EOF
       begin_ += room;
       return {data, room};
     }

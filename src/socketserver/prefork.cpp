@@ -19,8 +19,7 @@
 
 namespace mpx::socketserver {
 
-Prefork::Prefork(detail::TransportInfo transport, net::Address address, HandlerClass handler,
-                 bool bind_and_activate)
+Prefork::Prefork(detail::TransportInfo transport, net::Address address, HandlerClass handler, bool bind_and_activate)
     : BaseServer(transport, std::move(address), std::move(handler), bind_and_activate),
       threads_(std::make_unique<detail::ThreadSet>()) {}
 
@@ -42,7 +41,10 @@ void Prefork::serve_stopping() {
 }
 
 void Prefork::spawn_worker() {
-  Process worker = get_context("fork").Process([this] { worker_main(); });
+  Process worker = get_context("fork").Process([this] {
+    lifeline_w_.reset();  // this worker's copy: only the master's may keep the pipe open
+    worker_main();
+  });
   worker.start();
   int pid = worker.pid();
   int sentinel = worker.sentinel();

@@ -140,6 +140,10 @@ class Server {
 Task<Server> create_server(ProtocolFactory factory, std::string host, std::uint16_t port, ServerOptions options = {});
 /// Python: loop.create_unix_server(protocol_factory, path). Throws: OSError.
 Task<Server> create_unix_server(ProtocolFactory factory, std::string path, ServerOptions options = {});
+/// Python: loop.create_server(protocol_factory, sock=sock) — serves a socket
+/// already bound and listening (TCP or Unix); the server owns it from now on
+/// and makes it non-blocking. options.backlog and reuse_port are not used.
+Task<Server> create_server(ProtocolFactory factory, net::Socket sock, ServerOptions options = {});
 
 /// What create_connection gives: the transport (shared with the loop until
 /// closed) and the protocol it owns.

@@ -154,5 +154,8 @@ Task<Server> start_server(ClientConnected cb, std::string host, std::uint16_t po
 /// Python: asyncio.start_unix_server(client_connected_cb, path).
 Task<Server> start_unix_server(ClientConnected cb, std::string path, StreamOptions options = {},
                                ServerOptions server = {});
+/// Python: asyncio.start_server(client_connected_cb, sock=sock) — on a
+/// socket already bound and listening (see create_server).
+Task<Server> start_server(ClientConnected cb, net::Socket sock, StreamOptions options = {}, ServerOptions server = {});
 
 }  // namespace mpx::aio

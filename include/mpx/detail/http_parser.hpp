@@ -134,7 +134,7 @@ class RequestParser {
   std::size_t blank_lines_ = 0, line_bytes_ = 0, header_bytes_ = 0, field_count_ = 0;
   std::uint64_t remaining_ = 0;  // body or chunk bytes still to come
   std::size_t chunk_digits_ = 0;
-  std::size_t text_mark_ = 0, fields_mark_ = 0;  // where the trailers begin (dropped)
+  std::size_t trailer_name_len_ = 0;  // trailer fields are not stored
   int error_status_ = 0;
   const char* error_reason_ = "";
 };

@@ -27,6 +27,8 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 /// "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", formatted once a second per thread.
 void append_date_header(std::string& out);
 void append_decimal(std::string& out, std::uint64_t n);
+/// Python: html.escape(s, quote=False) appended to `out`.
+void append_html_escaped(std::string& out, std::string_view s);
 /// Python's BaseHTTPRequestHandler.error_message_format, filled in (HTML-escaped).
 std::string error_page(int status, std::string_view message, std::string_view explain);
 
