@@ -12,10 +12,12 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 # What a fresh Debian 12 lacks: the toolchain, the libraries mpx uses, and
-# python3 for the benchmark driver and the Python side of each benchmark.
+# python3 for the benchmark driver and the Python side of each benchmark;
+# wrk and nginx for bench/http (bench/apt-install keeps nginx's service from starting).
 PACKAGES := g++ cmake ninja-build pkg-config make git ca-certificates python3 \
             libcereal-dev libgtest-dev libgmock-dev libboost-dev libconcurrentqueue-dev \
-            libtbb-dev libthread-pool-dev liburing-dev libuv1-dev
+            libtbb-dev libthread-pool-dev liburing-dev libuv1-dev \
+            wrk nginx
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all deps build test test-plain test-asan test-tsan demo bench fuzz install-check clean format
@@ -26,8 +28,7 @@ deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing missing packages:" $$missing; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  $(SUDO) sh bench/apt-install $$missing; \
 	fi
 
 $(BUILD)/build.ninja:

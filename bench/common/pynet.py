@@ -87,24 +87,20 @@ def run_wrk(wrk, port, seconds):
     return float(rps.group(1)), _to_us(p99.group(1))
 
 
-HTTP_FIGURES = [("http.hello.c50", "req/s"), ("http.hello.c50.p99", "us")]
-
-
 def run_http_figures(start, args=None):
-    """bench/http's figures (see http/drive.hpp): the count is wrk's duration
-    in seconds; a fresh server per figure, a one-second warm-up run, then
-    --reps measured runs. wrk is --wrk PATH, else `wrk` in PATH."""
+    """bench/http's figures (see http/drive.hpp), both from the same runs:
+    a fresh server, a one-second warm-up wrk run, then --reps measured runs
+    of the count in seconds (http.hello.c50's, else http.hello.c50.p99's);
+    both lines are printed whichever is named. wrk is --wrk PATH, else `wrk`."""
     args = args or pybench.Args()
+    if not args.wants("http.hello.c50") and not args.wants("http.hello.c50.p99"):
+        return
+    seconds = args.count("http.hello.c50", args.count("http.hello.c50.p99", 5))
     wrk = args.options.get("wrk", "wrk")
-    for name, unit in HTTP_FIGURES:
-        if not args.wants(name):
-            continue
-        seconds = args.count(name, 5)
-        port, stop = start()
-        pick = 1 if unit == "us" else 0
-        try:
-            samples = pybench.repeat(args.reps, lambda: run_wrk(wrk, port, 1)[pick],
-                                     lambda: run_wrk(wrk, port, seconds)[pick])
-        finally:
-            stop()
-        pybench.emit(name, unit, samples)
+    port, stop = start()
+    try:
+        runs = pybench.repeat(args.reps, lambda: run_wrk(wrk, port, 1), lambda: run_wrk(wrk, port, seconds))
+    finally:
+        stop()
+    pybench.emit("http.hello.c50", "req/s", [rps for rps, _ in runs])
+    pybench.emit("http.hello.c50.p99", "us", [p99 for _, p99 in runs])

@@ -5,10 +5,10 @@
 //   http.hello.c50        requests per second (wrk's Requests/sec)
 //   http.hello.c50.p99    99th percentile latency in µs (wrk --latency)
 //
-// The count of a figure is wrk's duration in seconds (-dNs). A contender's
-// server runs in a thread of its process (the limit instead starts nginx);
-// `serve(stop_fd, port_promise)` serves until stop_fd is readable. wrk is
-// --wrk PATH (bench/run passes it), else `wrk` in PATH.
+// The count of a figure is wrk's duration in seconds (-dNs); one wrk run
+// gives both figures. A contender's server runs in a thread of its process
+// (the limit's starts nginx); `serve(stop_fd, port_promise)` serves until
+// stop_fd is readable. wrk is --wrk PATH (bench/run passes it), else `wrk`.
 #pragma once
 
 #include <algorithm>
@@ -69,33 +69,29 @@ inline Result run_wrk(const std::string& wrk, std::uint16_t port, long seconds) 
   return r;
 }
 
-/// Each figure the command line names: a fresh server, one warm-up wrk run of
-/// a second, then --reps measured runs of the figure's count in seconds.
+/// Both figures come from the same runs: a fresh server, one warm-up wrk
+/// run of a second, then --reps measured runs of the count in seconds (the
+/// count of http.hello.c50, else of http.hello.c50.p99); both lines are
+/// printed whichever figure is named (bench/run takes the p99 along).
 template <class Serve>
 int drive(int argc, char** argv, Serve serve) {
-  struct Figure {
-    const char* name;
-    const char* unit;
-  };
-  static constexpr Figure kFigures[] = {{"http.hello.c50", "req/s"}, {"http.hello.c50.p99", "us"}};
   bench::Args args(argc, argv);
+  if (!args.wants("http.hello.c50") && !args.wants("http.hello.c50.p99")) return 0;
+  long seconds = args.count("http.hello.c50", args.count("http.hello.c50.p99", 5));
   std::string wrk = args.text_option("wrk", "wrk");
-  for (const Figure& f : kFigures) {
-    if (!args.wants(f.name)) continue;
-    long seconds = args.count(f.name, 5);
-    bool p99 = std::string(f.unit) == "us";
-    std::vector<double> samples;
-    {
-      bench::ServerThread server(serve);
-      auto once = [&](long s) {
-        Result r = run_wrk(wrk, server.port(), s);
-        return p99 ? r.p99_us : r.requests_per_s;
-      };
-      samples = bench::repeat(
-          args.reps(), [&] { return once(1); }, [&] { return once(seconds); });
-    }
-    bench::emit(f.name, f.unit, samples);
+  std::vector<Result> runs;
+  {
+    bench::ServerThread server(serve);
+    run_wrk(wrk, server.port(), 1);  // warm-up
+    for (int r = 0; r < args.reps(); ++r) runs.push_back(run_wrk(wrk, server.port(), seconds));
   }
+  std::vector<double> rps, p99;
+  for (const Result& r : runs) {
+    rps.push_back(r.requests_per_s);
+    p99.push_back(r.p99_us);
+  }
+  bench::emit("http.hello.c50", "req/s", rps);
+  bench::emit("http.hello.c50.p99", "us", p99);
   return 0;
 }
 
