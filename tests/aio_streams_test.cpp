@@ -143,7 +143,7 @@ aio::Task<std::string> reset_mid_write() {
       for (int i = 0; i < 10000; ++i) {  // 640 MB: far more than the socket buffers
         w.write(chunk);
         // Above the high-water mark: the kernel's buffers are full, drain() will wait.
-        if (w.transport().get_write_buffer_size() > w.transport().get_write_buffer_limits().first) blocked.set();
+        if (w.transport().get_write_buffer_size() > w.transport().get_write_buffer_limits().second) blocked.set();
         co_await w.drain();
       }
       outcome.set_result("wrote everything");

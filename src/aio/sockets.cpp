@@ -1,7 +1,7 @@
 // src/aio/sockets.cpp — loop.sock_*: one attempt, then a readiness wait.
 //
-// The wait (FdReady) is a Waiter of its own rather than a Future: cancelling
-// it removes the reader/writer at once, not when the task next runs, so a
+// The wait (FdReady) is a DirectWait rather than a Future: cancelling it
+// removes the reader/writer at once, not when the task next runs, so a
 // cancelled sock_recv cannot remove the reader a newer call on the same
 // socket has added meanwhile (asyncio gets the same effect by cancelling the
 // old handle in add_reader).
@@ -18,73 +18,36 @@
 namespace mpx::aio {
 namespace {
 
-class FdReady final : public detail::Waiter {
+/// Readiness of one descriptor, through add_reader / add_writer.
+class FdReady final : public detail::DirectWait {
  public:
-  FdReady(int fd, bool write) noexcept : Waiter(&cancel_wait), fd_(fd), write_(write) {}
-  // Moved only before it is awaited (the coroutine machinery may copy the operand).
-  FdReady(FdReady&& o) noexcept : Waiter(&cancel_wait), fd_(o.fd_), write_(o.write_) {}
-  FdReady& operator=(const FdReady&) = delete;
-  ~FdReady() { disarm(); }
-
-  bool await_ready() const noexcept { return false; }
-  template <class P>
-  void await_suspend(std::coroutine_handle<P> h) {
-    suspend(h.promise().root, h);
-  }
-  void await_resume() {
-    task_->resumed();
-    if (cancelled_) throw CancelledError(msg_);
-  }
+  FdReady(int fd, bool write) noexcept : fd_(fd), write_(write) {}
+  FdReady(const FdReady& o) noexcept : DirectWait(o), fd_(o.fd_), write_(o.write_) {}
+  ~FdReady() override { release(); }
 
  private:
-  void suspend(detail::TaskCore* t, std::coroutine_handle<> h) {
-    task_ = t;
-    loop_ = t->loop();
-    auto ready = [this] {
-      disarm();
-      loop_->schedule(task_);
-    };
+  void arm() override {
     if (write_) {
-      loop_->add_writer(fd_, ready);
+      loop().add_writer(fd_, [this] { wake(); });
     } else {
-      loop_->add_reader(fd_, ready);
+      loop().add_reader(fd_, [this] { wake(); });
     }
-    armed_ = true;
-    t->suspend_at(h, this);
-    // Python's __step: a task cancelled while running cancels what it awaits next.
-    if (t->must_cancel && cancel(t->cancel_msg())) t->must_cancel = false;
   }
-  void disarm() noexcept {
-    if (!armed_) return;
-    armed_ = false;
+  void disarm() noexcept override {
     try {
       if (write_) {
-        loop_->remove_writer(fd_);
+        loop().remove_writer(fd_);
       } else {
-        loop_->remove_reader(fd_);
+        loop().remove_reader(fd_);
       }
     } catch (...) {
       // Only epoll_ctl can fail here, on a descriptor already closed: nothing is watched then.
       mpx::detail::log_exception("removing a sock_* wait", std::current_exception());
     }
   }
-  static bool cancel_wait(detail::Waiter* w, const std::string& msg) noexcept {
-    auto* self = static_cast<FdReady*>(w);
-    if (!self->armed_) return false;  // already woken: the task gets it at resumption
-    self->disarm();
-    self->cancelled_ = true;
-    self->msg_ = msg;
-    self->loop_->schedule(self->task_);
-    return true;
-  }
 
   int fd_;
   bool write_;
-  bool armed_ = false;
-  bool cancelled_ = false;
-  detail::TaskCore* task_ = nullptr;
-  EventLoop* loop_ = nullptr;
-  std::string msg_;
 };
 
 void check_nonblocking(const net::Socket& sock) {

@@ -11,6 +11,24 @@
 namespace mpx::aio {
 namespace detail {
 
+struct ReaderState;
+
+/// A reader waiting for data, EOF or an error (Python's _wait_for_data
+/// future, as a DirectWait: no allocation per wait). Raises the reader's
+/// error, if one was set meanwhile.
+class DataWait final : public DirectWait {
+ public:
+  explicit DataWait(ReaderState* st) noexcept : st_(st) {}
+  DataWait(const DataWait& o) noexcept : DirectWait(o), st_(o.st_) {}
+  ~DataWait() override { release(); }
+  void await_resume();
+
+ private:
+  void arm() override;
+  void disarm() noexcept override;
+  ReaderState* st_;
+};
+
 struct ReaderState {
   explicit ReaderState(std::size_t lim) : limit(lim) {
     if (lim == 0) throw ValueError("Limit cannot be <= 0");
@@ -21,7 +39,7 @@ struct ReaderState {
   bool eof = false;
   bool paused = false;
   std::exception_ptr exc;
-  std::optional<Future<>> waiter;
+  DataWait* waiter = nullptr;  // the reader suspended in wait_for_data, if any
   Transport* transport = nullptr;
 
   std::size_t size() const noexcept { return buf.size() - head; }
@@ -41,12 +59,8 @@ struct ReaderState {
     buf.clear();
     head = 0;
   }
-  void wakeup() {
-    if (waiter) {
-      auto w = std::move(*waiter);
-      waiter.reset();
-      if (!w.done()) w.set_result();
-    }
+  void wakeup() noexcept {
+    if (waiter) waiter->wake();
   }
   void feed_data(std::string_view d) {
     if (d.empty()) return;
@@ -63,11 +77,7 @@ struct ReaderState {
   }
   void set_exception(std::exception_ptr e) {
     exc = e;
-    if (waiter) {
-      auto w = std::move(*waiter);
-      waiter.reset();
-      if (!w.done()) w.set_exception(e);
-    }
+    wakeup();  // the reader raises `e` when it resumes
   }
   void maybe_resume() {
     if (paused && size() <= limit) {
@@ -75,18 +85,15 @@ struct ReaderState {
       if (transport) transport->resume_reading();
     }
   }
-  /// The future a reader awaits until data, EOF or an error comes. A plain
-  /// future, not a coroutine (one frame less per wait on the hot path): a
-  /// waiter left behind by a cancelled read is done, and replaced here.
-  Future<> wait_for_data(const char* func) {
-    if (waiter && !waiter->done())
+  /// What a reader awaits until data, EOF or an error comes.
+  DataWait wait_for_data(const char* func) {
+    if (waiter)
       throw RuntimeError(std::string(func) + "() called while another coroutine is already waiting for incoming data");
     if (paused) {
       paused = false;
       if (transport) transport->resume_reading();
     }
-    waiter.emplace();
-    return *waiter;
+    return DataWait(this);
   }
   /// One pass of readuntil's search from `*offset`: the length of the chunk
   /// through the separator, or nullopt to wait for more data.
@@ -110,6 +117,16 @@ struct ReaderState {
     return std::nullopt;
   }
 };
+
+void DataWait::arm() {
+  // wait_for_data checked that no other reader waits; nothing ran since.
+  st_->waiter = this;
+}
+void DataWait::disarm() noexcept { st_->waiter = nullptr; }
+void DataWait::await_resume() {
+  DirectWait::await_resume();
+  if (st_->exc) std::rethrow_exception(st_->exc);
+}
 
 /// FlowControlMixin + StreamReaderProtocol.
 std::shared_ptr<Transport> share(Transport& t);  // transport.cpp

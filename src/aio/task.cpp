@@ -165,6 +165,44 @@ void TaskCore::step() noexcept {
   t_current_task = prev;
 }
 
+// ---- DirectWait ---------------------------------------------------------------
+
+void DirectWait::suspend(TaskCore* t, std::coroutine_handle<> h) {
+  task_ = t;
+  arm();
+  armed_ = true;
+  t->suspend_at(h, this);
+  // Python's __step: a task cancelled while running cancels what it awaits next.
+  if (t->must_cancel && cancel(t->cancel_msg())) t->must_cancel = false;
+}
+
+void DirectWait::await_resume() {
+  task_->resumed();
+  if (cancelled_) throw CancelledError(msg_);
+}
+
+void DirectWait::release() noexcept {
+  if (!armed_) return;
+  armed_ = false;
+  disarm();
+}
+
+void DirectWait::wake() noexcept {
+  if (!armed_) return;
+  release();
+  task_->loop()->schedule(task_);
+}
+
+bool DirectWait::cancel_wait(Waiter* w, const std::string& msg) noexcept {
+  auto* self = static_cast<DirectWait*>(w);
+  if (!self->armed_) return false;  // already woken: the task gets it at resumption
+  self->release();
+  self->cancelled_ = true;
+  self->msg_ = msg;
+  self->task_->loop()->schedule(self->task_);
+  return true;
+}
+
 void TaskCore::resumed() {
   waiting = nullptr;
   if (must_cancel) {

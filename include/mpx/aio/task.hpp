@@ -96,6 +96,49 @@ class TaskCore : public FutureBase {
   void destroy() noexcept override { handle().destroy(); }
 };
 
+/// The cheapest suspension: whoever the awaiter registered with calls
+/// wake() (the task resumes at the loop's next turn), or cancel() ends it
+/// with CancelledError. No future, no callback list — for hot paths (a
+/// stream reader waiting for data, a socket waiting for readiness).
+/// Subclasses say how to register (arm) and unregister (disarm); disarm
+/// runs once, before the task is scheduled, so a newer wait on the same
+/// thing is never undone by an older one. A subclass's destructor must
+/// call release() (a frame destroyed mid-wait, at loop close).
+class DirectWait : public Waiter {
+ public:
+  virtual ~DirectWait() = default;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    suspend(h.promise().root, h);
+  }
+  /// Throws: CancelledError if cancelled.
+  void await_resume();
+  /// Ends the wait: disarms, then schedules the task. Later calls do nothing.
+  void wake() noexcept;
+
+ protected:
+  DirectWait() noexcept : Waiter(&cancel_wait) {}
+  // Copied only before it is awaited (the coroutine machinery may copy the operand).
+  DirectWait(const DirectWait&) noexcept : Waiter(&cancel_wait) {}
+  DirectWait& operator=(const DirectWait&) = delete;
+  /// Registers the wait. Throws: what registering throws (the task is not suspended then).
+  virtual void arm() = 0;
+  virtual void disarm() noexcept = 0;
+  /// Disarms if armed.
+  void release() noexcept;
+  /// The waiting task's loop (valid from arm() on).
+  EventLoop& loop() const noexcept { return *task_->loop(); }
+
+ private:
+  void suspend(TaskCore* t, std::coroutine_handle<> h);
+  static bool cancel_wait(Waiter* w, const std::string& msg) noexcept;
+  TaskCore* task_ = nullptr;
+  bool armed_ = false;
+  bool cancelled_ = false;
+  std::string msg_;
+};
+
 template <class T>
 struct ReturnValue {
   std::optional<T> value;
