@@ -48,6 +48,20 @@ void print_task(int i) {
 int twice(int x) { return 2 * x; }
 void exit_from_child() { std::exit(0); }
 
+// Registered before the leaked process pool is made, so it runs after the
+// exit hook (std::atexit runs in reverse order): Python's submit after
+// _python_exit.
+fut::ProcessPoolExecutor* g_process_pool = nullptr;
+void submit_after_hook() {
+  try {
+    g_process_pool->submit(twice, 1);
+    print("accepted");
+  } catch (const mpx::RuntimeError& e) {
+    print("runtime-error");
+    std::fprintf(stderr, "RuntimeError: %s\n", e.what());
+  }
+}
+
 fut::ProcessPoolOptions fork_pool(int n) { return {.max_workers = n, .mp_context = mpx::get_context("fork")}; }
 
 }  // namespace
@@ -117,6 +131,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 4; ++i) p.submit(print_task, i);
     t.submit(print, "thread");
     std::exit(0);
+  }
+  if (s == "process_submit_after_exit_hook") {
+    std::atexit(submit_after_hook);
+    g_process_pool = new fut::ProcessPoolExecutor(fork_pool(1));  // leaked: alive at exit
+    if (g_process_pool->submit(twice, 1).result() != 2) return 4;
+    return 0;
   }
   if (s == "process_fork_child_exit") {
     // A fork child that exits through std::exit must not shut down or join
