@@ -436,6 +436,14 @@ TEST(ProcessPoolExitHook, SubmitAfterTheHookIsRefused) {
       << r.err;
 }
 
+TEST(ProcessPoolExitHook, RawForkChildExitLeavesTheParentsExecutorAlone) {
+  // A plain fork() child's exit handlers used to SIGTERM the parent's
+  // daemonic children (the list of children was the parent's): the workers.
+  auto r = run_helper("process_raw_fork_child_exit");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "parent-ok\n") << r.err;
+}
+
 TEST(ProcessPoolExitHook, ForkChildExitLeavesTheParentsExecutorAlone) {
   auto r = run_helper("process_fork_child_exit");
   EXPECT_EQ(r.status, 0) << r.err;
