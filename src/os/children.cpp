@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <utility>
 
 #include "mpx/detail/shared_object.hpp"
@@ -24,6 +25,7 @@ namespace {
 struct Registry {
   std::mutex mu;
   std::vector<std::shared_ptr<ProcessState>> children;
+  pid_t owner = ::getpid();  // whose children they are
   bool atexit_installed = false;
 };
 
@@ -31,6 +33,17 @@ struct Registry {
 Registry* g_registry = new Registry;
 
 Registry& registry() { return *g_registry; }
+
+// With r.mu held. A child forked by a plain fork() (not fork_and_run) has
+// its parent's list: those are not its children, and its exit must not
+// signal them (its exit handler would end the parent's daemonic children —
+// a ProcessPoolExecutor's workers). Forgotten without touching them, as
+// fork_and_run's child does.
+void own_locked(Registry& r) {
+  if (r.owner == ::getpid()) return;
+  new (&r.children) std::vector<std::shared_ptr<ProcessState>>();
+  r.owner = ::getpid();
+}
 
 int pidfd_send_signal(int pidfd, int signo) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
@@ -121,6 +134,7 @@ void signal_child(ProcessState& st, int signo) {
 void register_child(std::shared_ptr<ProcessState> st) {
   auto& r = registry();
   std::lock_guard lock(r.mu);
+  own_locked(r);
   r.children.push_back(std::move(st));
   if (!r.atexit_installed) {
     r.atexit_installed = true;
@@ -139,6 +153,7 @@ std::vector<std::shared_ptr<ProcessState>> live_children() {
   {
     auto& r = registry();
     std::lock_guard lock(r.mu);
+    own_locked(r);
     all = r.children;
   }
   std::vector<std::shared_ptr<ProcessState>> live;
@@ -164,7 +179,7 @@ int fork_and_run(const std::function<int()>& child_main) {
       // The child: its parent's children are not its own. Forget them
       // without touching them (no destructor runs, no page of theirs is
       // written); the mutex is ours, released by `lock` below.
-      new (&r.children) std::vector<std::shared_ptr<ProcessState>>();
+      own_locked(r);
     }
   }
   if (pid < 0) throw_os_error("fork");

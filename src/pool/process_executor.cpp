@@ -84,6 +84,11 @@ void register_for_exit(const std::shared_ptr<mpx::detail::ProcessPoolCore>& core
   if (exiting) core->close();  // made during exit: it takes no work (Python's _global_shutdown)
 }
 
+bool exiting() {
+  std::lock_guard lock(g_registry->mu);
+  return g_registry->exiting;
+}
+
 }  // namespace
 
 ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options) {
@@ -125,6 +130,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options) {
 ProcessPoolExecutor::~ProcessPoolExecutor() { shutdown(ShutdownOptions{.wait = true}); }
 
 void ProcessPoolExecutor::shutdown(ShutdownOptions options) {
+  shut_down_.store(true, std::memory_order_relaxed);
   core_->close();
   if (options.cancel_futures) core_->cancel_pending();
   if (options.wait) core_->join(mpx::detail::Deadline::never());
@@ -154,6 +160,15 @@ void ProcessPoolExecutor::force_shutdown(int signo) {
       p.terminate();
     }
   }
+}
+
+void ProcessPoolExecutor::rethrow_refusal() const {
+  // Python's order: _broken (not a RuntimeError here, never caught), then
+  // _shutdown_thread, then the interpreter's _global_shutdown.
+  if (!shut_down_.load(std::memory_order_relaxed) && exiting()) {
+    throw RuntimeError("cannot schedule new futures after interpreter shutdown");
+  }
+  throw;
 }
 
 void ProcessPoolExecutor::enqueue(mpx::detail::FutureCore*) {

@@ -16,8 +16,9 @@
 //     thread port's)
 //   added (no CPython counterpart; the helper program support/futures_exit_helper.cpp):
 //     ProcessPoolExitHook.*: the exit hook drains executors at std::exit and at the return
-//     from main, before threading's or multiprocessing's handler ends the workers, and a fork
-//     child's exit leaves the parent's executor alone
+//     from main, before threading's or multiprocessing's handler ends the workers; a submit
+//     after it gets Python's "after interpreter shutdown"; a fork child's exit leaves the
+//     parent's executor alone
 //   test_thread_pool.py ThreadPoolExecutorTest.test_hang_global_shutdown_lock (it needs process
 //     pools)                            → ThreadPoolExecutorTest.test_hang_global_shutdown_lock
 //
@@ -422,6 +423,25 @@ TEST(ProcessPoolExitHook, ThreadPoolMadeLaterDoesNotEndTheWorkersFirst) {
   auto expected = kFourTasks;
   expected.push_back("thread");
   EXPECT_EQ(sorted_lines(r.out), expected) << r.err;
+}
+
+TEST(ProcessPoolExitHook, SubmitAfterTheHookIsRefused) {
+  // Python: RuntimeError('cannot schedule new futures after interpreter
+  // shutdown') once _python_exit ran; here from an atexit function that runs
+  // after the hook (registered before the executor was made).
+  auto r = run_helper("process_submit_after_exit_hook");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "runtime-error\n") << r.err;
+  EXPECT_NE(r.err.find("RuntimeError: cannot schedule new futures after interpreter shutdown"), std::string::npos)
+      << r.err;
+}
+
+TEST(ProcessPoolExitHook, RawForkChildExitLeavesTheParentsExecutorAlone) {
+  // A plain fork() child's exit handlers used to SIGTERM the parent's
+  // daemonic children (the list of children was the parent's): the workers.
+  auto r = run_helper("process_raw_fork_child_exit");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "parent-ok\n") << r.err;
 }
 
 TEST(ProcessPoolExitHook, ForkChildExitLeavesTheParentsExecutorAlone) {

@@ -4,6 +4,9 @@
 // checked by conformance/futures_wait_conformance_test.cpp (thread pools) and
 // conformance/futures_process_shutdown_conformance_test.cpp (process pools);
 // exit code 3: unknown scenario.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,6 +50,20 @@ void print_task(int i) {
 }
 int twice(int x) { return 2 * x; }
 void exit_from_child() { std::exit(0); }
+
+// Registered before the leaked process pool is made, so it runs after the
+// exit hook (std::atexit runs in reverse order): Python's submit after
+// _python_exit.
+fut::ProcessPoolExecutor* g_process_pool = nullptr;
+void submit_after_hook() {
+  try {
+    g_process_pool->submit(twice, 1);
+    print("accepted");
+  } catch (const mpx::RuntimeError& e) {
+    print("runtime-error");
+    std::fprintf(stderr, "RuntimeError: %s\n", e.what());
+  }
+}
 
 fut::ProcessPoolOptions fork_pool(int n) { return {.max_workers = n, .mp_context = mpx::get_context("fork")}; }
 
@@ -117,6 +134,26 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 4; ++i) p.submit(print_task, i);
     t.submit(print, "thread");
     std::exit(0);
+  }
+  if (s == "process_submit_after_exit_hook") {
+    std::atexit(submit_after_hook);
+    g_process_pool = new fut::ProcessPoolExecutor(fork_pool(1));  // leaked: alive at exit
+    if (g_process_pool->submit(twice, 1).result() != 2) return 4;
+    return 0;
+  }
+  if (s == "process_raw_fork_child_exit") {
+    // The same with a plain fork(): the child inherits mpx's list of the
+    // parent's children, the executor's workers among them.
+    fut::ProcessPoolExecutor t(fork_pool(1));
+    if (t.submit(twice, 1).result() != 2) return 4;
+    const pid_t pid = ::fork();
+    if (pid < 0) return 7;
+    if (pid == 0) std::exit(0);
+    int st = 0;
+    if (::waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 5;
+    if (t.submit(twice, 21).result() != 42) return 6;
+    print("parent-ok");
+    return 0;
   }
   if (s == "process_fork_child_exit") {
     // A fork child that exits through std::exit must not shut down or join

@@ -20,6 +20,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -159,7 +160,8 @@ class ProcessPoolExecutor final : public Executor {
   ~ProcessPoolExecutor() override;
 
   /// Python: submit(fn, /, *args). Throws: RuntimeError("cannot schedule new
-  /// futures after shutdown"); BrokenProcessPool once broken.
+  /// futures after shutdown"), or "... after interpreter shutdown" once the
+  /// exit hook ran; BrokenProcessPool once broken.
   template <class F, class... A>
   auto submit(F&& fn, A&&... args) {
     static_assert(mpx::detail::Shippable<F, A...>,
@@ -167,8 +169,12 @@ class ProcessPoolExecutor final : public Executor {
                   "member function or a lambda without captures, with Encodable arguments");
     using R = std::invoke_result_t<mpx::detail::FunctionPointer<F>, std::decay_t<A>&...>;
     Future<R> f;
-    core_->submit(std::make_shared<detail_::ExecutorJob<R>>(f), 0,
-                  mpx::detail::make_apply_message(fn, std::chrono::nanoseconds(0), args...));
+    try {
+      core_->submit(std::make_shared<detail_::ExecutorJob<R>>(f), 0,
+                    mpx::detail::make_apply_message(fn, std::chrono::nanoseconds(0), args...));
+    } catch (const RuntimeError&) {
+      rethrow_refusal();
+    }
     return f;
   }
 
@@ -198,10 +204,14 @@ class ProcessPoolExecutor final : public Executor {
       const std::size_t last = std::min(items.size(), first + size);
       std::vector<Future<R>> fs(last - first);
       for (auto& f : fs) all.push_back(f);
-      core_->submit(std::make_shared<detail_::ChunkJob<V, R>>(std::move(fs)), 0,
-                    mpx::detail::make_chunk_message<true, Item>(fn, std::chrono::nanoseconds(0),
-                                                                items.begin() + static_cast<std::ptrdiff_t>(first),
-                                                                items.begin() + static_cast<std::ptrdiff_t>(last)));
+      try {
+        core_->submit(std::make_shared<detail_::ChunkJob<V, R>>(std::move(fs)), 0,
+                      mpx::detail::make_chunk_message<true, Item>(fn, std::chrono::nanoseconds(0),
+                                                                  items.begin() + static_cast<std::ptrdiff_t>(first),
+                                                                  items.begin() + static_cast<std::ptrdiff_t>(last)));
+      } catch (const RuntimeError&) {
+        rethrow_refusal();
+      }
     }
     return MapResult<R>(std::move(all), deadline);
   }
@@ -249,10 +259,15 @@ class ProcessPoolExecutor final : public Executor {
   }
 
   void force_shutdown(int signo);
+  /// In a handler of the engine's "after shutdown" RuntimeError: Python's
+  /// "after interpreter shutdown" instead when the exit hook, not
+  /// shutdown(), closed the pool; else rethrows.
+  [[noreturn]] void rethrow_refusal() const;
 
   // Shared with the exit hook's list of live executors (process_executor.cpp).
   std::shared_ptr<mpx::detail::ProcessPoolCore> core_;
   bool replace_dead_workers_ = false;
+  std::atomic<bool> shut_down_{false};  // shutdown() was called (Python's _shutdown_thread)
 };
 
 }  // namespace mpx::futures
