@@ -395,8 +395,7 @@ TEST(Pitfalls, BacklogHoldsFiftyConnectsBeforeAnyAccept) {
 // (max_children = 40) blocks in waitpid with 40 alive and never serves the
 // 41st — this test would hang there.
 template <class S>
-void fifty_concurrent_clients() {
-  S server({"127.0.0.1", 0}, ss::handler<EchoLines>());
+void fifty_concurrent_clients(S& server) {
   ServeThread serving(server);
   constexpr int kClients = 50;
   std::latch all_replied(kClients);
@@ -412,6 +411,11 @@ void fifty_concurrent_clients() {
     }));
   }
   for (auto& r : results) EXPECT_TRUE(r.get());
+}
+template <class S>
+void fifty_concurrent_clients() {
+  S server({"127.0.0.1", 0}, ss::handler<EchoLines>());
+  fifty_concurrent_clients(server);
 }
 TEST(Pitfalls, FiftyConcurrentClientsThreading) { fifty_concurrent_clients<ss::ThreadingTCPServer>(); }
 TEST(Pitfalls, FiftyConcurrentClientsForking) { fifty_concurrent_clients<ss::ForkingTCPServer>(); }
@@ -509,21 +513,7 @@ TEST(Aio, FiftyConcurrentClientsOnOneLoop) {
     }
   };
   ss::AioTCPServer server({"127.0.0.1", 0}, ss::aio_handler<Lines>());
-  ServeThread serving(server);
-  constexpr int kClients = 50;
-  std::latch all_replied(kClients);
-  std::vector<std::future<bool>> results;
-  for (int i = 0; i < kClients; ++i) {
-    results.push_back(std::async(std::launch::async, [&, i] {
-      auto c = connect_to(server.server_address);
-      std::string line = "client " + std::to_string(i) + "\n";
-      bool ok = round_trip(c, line) == line;
-      all_replied.count_down();
-      all_replied.wait();
-      return ok && round_trip(c, line) == line;
-    }));
-  }
-  for (auto& r : results) EXPECT_TRUE(r.get());
+  fifty_concurrent_clients(server);
 }
 
 TEST(Aio, HandlerErrorReachesHandleErrorAndTheLoopGoesOn) {
