@@ -133,6 +133,7 @@ class MessageRing {
   void adopt(std::uint64_t capacity, std::uint64_t max_message, std::uint32_t maxsize, bool joinable,
              std::shared_ptr<SharedBlock> block);
   bool wait_for_room(std::uint64_t head, std::size_t record_bytes, bool first, Deadline deadline);
+  bool await_data(Deadline deadline, const std::atomic<std::uint32_t>* abort);
   int wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline, const std::atomic<std::uint32_t>* abort);
   void publish_record(std::uint64_t& head, std::span<const std::byte> payload, std::uint16_t flags,
                       std::uint32_t msg_seq, std::uint32_t total);
