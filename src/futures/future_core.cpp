@@ -228,6 +228,35 @@ void FutureCore::set_result_with(void (*store)(FutureCore*, void*), void* arg) {
   finish_locked(s, (s & ~kStatusMask & ~kSleepers) | kFinished, true);
 }
 
+bool FutureCore::set_result_quietly(void (*store)(FutureCore*, void*), void* arg) {
+  std::uint32_t s = lock();
+  const std::uint32_t st = s & kStatusMask;
+  if ((st != kPending && st != kRunning) || (s & (kOwned | kLists))) {
+    unlock(s);
+    return is_done(s);
+  }
+  try {
+    store(this, arg);
+  } catch (...) {
+    unlock(s);
+    throw;
+  }
+  finish_locked(s, (s & ~kStatusMask & ~kSleepers) | kFinished, true);
+  return true;
+}
+
+bool FutureCore::set_exception_quietly(std::exception_ptr e) {
+  std::uint32_t s = lock();
+  const std::uint32_t st = s & kStatusMask;
+  if ((st != kPending && st != kRunning) || (s & (kOwned | kLists))) {
+    unlock(s);
+    return is_done(s);
+  }
+  exception_ = std::move(e);
+  finish_locked(s, (s & ~kStatusMask & ~kSleepers) | kFinished, true);
+  return true;
+}
+
 void FutureCore::add_done_callback(std::function<void(FutureCore*)> fn) {
   std::uint32_t s = lock();
   if (!is_done(s)) {
@@ -280,6 +309,7 @@ void FutureCore::remove_waiter(FutureWaiter* w) noexcept {
 }
 
 bool FutureCore::wait_done_slow(Deadline deadline) const {
+  help_wait(deadline);
   if (spin([&] { return is_done(state_.load(std::memory_order_acquire)); })) return true;
   for (unsigned round = 0;; ++round) {
     std::uint32_t s = state_.load(std::memory_order_acquire);
