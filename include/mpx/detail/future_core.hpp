@@ -193,6 +193,10 @@ class FutureCore : public QueueLink {
   std::uint32_t lock() noexcept;
   void unlock(std::uint32_t s) noexcept { state_.store(s & ~kLocked, std::memory_order_release); }
   bool set_running_slow();
+  /// The setters' common part: stores the outcome (store(this, arg), or *e)
+  /// and finishes, unless the status is past RUNNING or the word has a flag
+  /// of `refuse`: then returns the (locked) word seen; 0 once finished.
+  std::uint32_t try_finish(void (*store)(FutureCore*, void*), void* arg, std::exception_ptr* e, std::uint32_t refuse);
   /// Under the lock, status already changed: tells waiters, unlocks, wakes, runs callbacks.
   void finish_locked(std::uint32_t old, std::uint32_t now, bool notify_waiters) noexcept;
   bool wait_done_slow(Deadline deadline) const;
