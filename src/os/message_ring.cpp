@@ -126,9 +126,10 @@ void MessageRing::close() {
 // the seq word and wakes it, or the sleeper sees the new position: no lost
 // wake-up, and no write to the seq word while nobody sleeps.
 //
-// Consumers wait for data before taking get_lock_ (await_data), so one put
-// wakes one of them: the others stay asleep instead of queueing on the lock
-// (each hand-off of which cost a wake-up). Only a consumer that sleeps
+// With wait_unlocked, consumers wait for data before taking get_lock_
+// (await_data), so one put wakes one of them: the others stay asleep
+// instead of queueing on the lock (each hand-off of which cost a wake-up).
+// Only a consumer that sleeps
 // holding the lock (a message half taken, or a race for the data lost) needs
 // every sleeper woken, to be sure to be among them. A consumer woken and
 // killed before it takes the data costs the others at most one sleep slice.
@@ -364,7 +365,7 @@ bool MessageRing::await_data(Deadline deadline, const std::atomic<std::uint32_t>
 
 bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort) {
   Header& h = *header_;
-  if (!await_data(deadline, abort) || !get_lock_.acquire_until(deadline)) {
+  if ((options_.wait_unlocked && !await_data(deadline, abort)) || !get_lock_.acquire_until(deadline)) {
     if (closed() && qsize() == 0) throw Closed("queue is closed and empty");
     return false;
   }

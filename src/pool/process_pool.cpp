@@ -68,8 +68,8 @@ CodeRef cached_code_ref(const void* code) {
 ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(config)) {
   if (config_.processes < 1) throw ValueError("Number of processes must be at least 1");
   const auto slots = static_cast<std::uint32_t>(config_.processes);
-  args_.tasks = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
-  args_.results = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
+  args_.tasks = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes, .wait_unlocked = true});
+  args_.results = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes, .wait_unlocked = true});
   args_.control = std::make_shared<SharedBlock>(pool::control_bytes(slots));
   args_.slots = slots;
   args_.initializer = config_.initializer;

@@ -53,6 +53,11 @@ struct RingOptions {
   std::size_t max_message_size = 256u << 20;  // larger puts raise ValueError; at most 2 GiB
   std::uint32_t maxsize = 0;                  // items; 0 = unbounded (Python's maxsize <= 0)
   bool joinable = false;                      // count unfinished tasks (JoinableQueue)
+  /// Consumers wait for data before taking the consumer lock, and a put
+  /// wakes one of them: for many mostly idle consumers (a pool's workers),
+  /// which then do not hand the lock to each other with a wake-up per
+  /// message. Off for queues: busy consumers fare better queued on the lock.
+  bool wait_unlocked = false;
 };
 
 class MessageRing {
@@ -103,7 +108,7 @@ class MessageRing {
     Transfer* t = Transfer::current();
     if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Queue");
     ar(static_cast<std::uint64_t>(capacity_), static_cast<std::uint64_t>(options_.max_message_size), options_.maxsize,
-       options_.joinable, t->send_block(block_));
+       options_.joinable, options_.wait_unlocked, t->send_block(block_));
     put_lock_.save(ar);
     get_lock_.save(ar);
   }
@@ -113,9 +118,10 @@ class MessageRing {
     if (!t || t->side() != Transfer::Side::Child) throw_not_inheritable("Queue");
     std::uint64_t capacity = 0, max_message = 0, offset = 0;
     std::uint32_t maxsize = 0;
-    bool joinable = false;
-    ar(capacity, max_message, maxsize, joinable, offset);
+    bool joinable = false, wait_unlocked = false;
+    ar(capacity, max_message, maxsize, joinable, wait_unlocked, offset);
     adopt(capacity, max_message, maxsize, joinable, t->receive_block(offset));
+    options_.wait_unlocked = wait_unlocked;
     put_lock_.load(ar);
     get_lock_.load(ar);
   }
