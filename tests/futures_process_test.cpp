@@ -6,12 +6,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mpx/futures.hpp"
+#include "mpx/synchronize.hpp"
 #include "support/futures_helper.hpp"
 
 using namespace std::chrono_literals;
@@ -36,6 +40,14 @@ int g_value = 0;
 void init_value(int v) { g_value = v; }
 int read_value() { return g_value; }
 void bad_init() { throw std::runtime_error("no init for you"); }
+
+// Set before the workers fork; opened once every callback is in place.
+std::optional<mpx::Event> g_go;
+int gated(int x) {
+  g_go->wait();
+  if (x % 50 == 7) throw std::out_of_range("out of range in a worker");
+  return x * x;
+}
 
 }  // namespace
 
@@ -178,4 +190,47 @@ TEST(ProcessPoolExecutor, ShutdownWaitsForQueuedCalls) {
     EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(), i * i);
   }
   EXPECT_TRUE(ex.processes().empty());
+}
+
+// A thread waiting in result() reads the executor's results itself
+// (detail/process_pool.hpp) and completes the futures without callbacks;
+// done callbacks still all run on the one result thread, waiters
+// (as_completed) still hear of every future, exceptions still arrive.
+TEST(ProcessPoolExecutor, WaitingThreadsLeaveDoneCallbacksToTheResultThread) {
+  g_go.emplace();
+  fut::ProcessPoolExecutor ex({.max_workers = 2, .mp_context = mpx::get_context("fork")});
+  std::mutex mu;
+  std::set<std::thread::id> callback_threads;
+  std::atomic<int> callbacks{0};
+  std::vector<fut::Future<int>> fs;
+  for (int i = 0; i < 400; ++i) {
+    fs.push_back(ex.submit(gated, i));
+    if (i % 3 == 0) {
+      fs.back().add_done_callback([&](fut::Future<int>&) {
+        std::lock_guard lock(mu);
+        callback_threads.insert(std::this_thread::get_id());
+        ++callbacks;
+      });
+    }
+  }
+  std::vector<fut::Future<int>> watched(fs.begin() + 100, fs.begin() + 200);
+  g_go->set();
+  std::thread other([&] {
+    int n = 0;
+    for (fut::Future<int> f : fut::as_completed(watched, 60s)) n += f.done();
+    EXPECT_EQ(n, 100);
+  });
+  for (int i = 0; i < 400; ++i) {
+    if (i % 50 == 7) {
+      EXPECT_THROW(fs[static_cast<std::size_t>(i)].result(30s), std::out_of_range);
+    } else {
+      EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(30s), i * i);
+    }
+  }
+  other.join();
+  ex.shutdown(true);
+  EXPECT_EQ(callbacks.load(), 134);
+  ASSERT_EQ(callback_threads.size(), 1u);
+  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
+  g_go.reset();
 }

@@ -201,31 +201,44 @@ void FutureCore::throw_invalid_state(std::uint32_t s) const {
   throw InvalidStateError(msg);
 }
 
-void FutureCore::set_exception(std::exception_ptr e) {
+std::uint32_t FutureCore::try_finish(void (*store)(FutureCore*, void*), void* arg, std::exception_ptr* e,
+                                     std::uint32_t refuse) {
   std::uint32_t s = lock();
   const std::uint32_t st = s & kStatusMask;
-  if ((st != kPending && st != kRunning) || (s & kOwned)) {
+  if ((st != kPending && st != kRunning) || (s & refuse)) {
     unlock(s);
-    throw_invalid_state(s);
+    return s;
   }
-  exception_ = std::move(e);
+  if (e) {
+    exception_ = std::move(*e);
+  } else {
+    try {
+      store(this, arg);
+    } catch (...) {
+      unlock(s);
+      throw;
+    }
+  }
   finish_locked(s, (s & ~kStatusMask & ~kSleepers) | kFinished, true);
+  return 0;
+}
+
+void FutureCore::set_exception(std::exception_ptr e) {
+  if (std::uint32_t s = try_finish(nullptr, nullptr, &e, kOwned)) throw_invalid_state(s);
 }
 
 void FutureCore::set_result_with(void (*store)(FutureCore*, void*), void* arg) {
-  std::uint32_t s = lock();
-  const std::uint32_t st = s & kStatusMask;
-  if ((st != kPending && st != kRunning) || (s & kOwned)) {
-    unlock(s);
-    throw_invalid_state(s);
-  }
-  try {
-    store(this, arg);
-  } catch (...) {
-    unlock(s);
-    throw;
-  }
-  finish_locked(s, (s & ~kStatusMask & ~kSleepers) | kFinished, true);
+  if (std::uint32_t s = try_finish(store, arg, nullptr, kOwned)) throw_invalid_state(s);
+}
+
+bool FutureCore::set_result_quietly(void (*store)(FutureCore*, void*), void* arg) {
+  const std::uint32_t s = try_finish(store, arg, nullptr, kOwned | kLists);
+  return s == 0 || is_done(s);
+}
+
+bool FutureCore::set_exception_quietly(std::exception_ptr e) {
+  const std::uint32_t s = try_finish(nullptr, nullptr, &e, kOwned | kLists);
+  return s == 0 || is_done(s);
 }
 
 void FutureCore::add_done_callback(std::function<void(FutureCore*)> fn) {
@@ -280,6 +293,7 @@ void FutureCore::remove_waiter(FutureWaiter* w) noexcept {
 }
 
 bool FutureCore::wait_done_slow(Deadline deadline) const {
+  help_wait(deadline);
   if (spin([&] { return is_done(state_.load(std::memory_order_acquire)); })) return true;
   for (unsigned round = 0;; ++round) {
     std::uint32_t s = state_.load(std::memory_order_acquire);

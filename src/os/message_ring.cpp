@@ -64,6 +64,7 @@ struct MessageRing::Header {
   std::atomic<std::uint32_t> get_seq;               // futex word: bumped when producers sleep, and by close()
   // Rarely written, read by both sides on every operation.
   alignas(64) std::atomic<std::uint32_t> consumers_sleeping;
+  std::atomic<std::uint32_t> holders_sleeping;  // of consumers_sleeping: the one holding get_lock_
   std::atomic<std::uint32_t> producers_sleeping;
   std::atomic<std::uint32_t> closed;
   std::atomic<std::uint32_t> joiners_sleeping;
@@ -124,10 +125,19 @@ void MessageRing::close() {
 // (seq_cst), then reads the count. Either the waker sees the sleeper, bumps
 // the seq word and wakes it, or the sleeper sees the new position: no lost
 // wake-up, and no write to the seq word while nobody sleeps.
+//
+// With wait_unlocked, consumers wait for data before taking get_lock_
+// (await_data), so one put wakes one of them: the others stay asleep
+// instead of queueing on the lock (each hand-off of which cost a wake-up).
+// Only a consumer that sleeps
+// holding the lock (a message half taken, or a race for the data lost) needs
+// every sleeper woken, to be sure to be among them. A consumer woken and
+// killed before it takes the data costs the others at most one sleep slice.
 void MessageRing::wake_consumers() {
-  if (header_->consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
-    header_->put_seq.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(header_->put_seq);
+  Header& h = *header_;
+  if (h.consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
+    h.put_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(h.put_seq, h.holders_sleeping.load(std::memory_order_seq_cst) != 0 ? INT_MAX : 1);
   }
 }
 
@@ -313,19 +323,49 @@ int MessageRing::wait_for_data(std::uint64_t tail, bool mid_message, Deadline de
       Deadline slice = Deadline::after(kOwnerCheck);
       if (deadline.is_never() || slice.ns() < deadline.ns()) until = slice;
     }
+    // Counted as a holder first: a producer that sees this consumer asleep
+    // then sees it holds the lock, and wakes everyone.
+    h.holders_sleeping.fetch_add(1, std::memory_order_seq_cst);
     h.consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
     if (data() || aborted()) {
       h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+      h.holders_sleeping.fetch_sub(1, std::memory_order_relaxed);
       return data() ? kData : kTimedOut;
     }
     futex_wait(h.put_seq, seen, until);
     h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+    h.holders_sleeping.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// Waits, without the lock, until there is something for get() to look at:
+// data, a close, or `abort`. False if the deadline passed first.
+bool MessageRing::await_data(Deadline deadline, const std::atomic<std::uint32_t>* abort) {
+  Header& h = *header_;
+  auto ready = [&] {
+    return h.head.load(std::memory_order_acquire) != h.tail.load(std::memory_order_acquire) ||
+           h.closed.load(std::memory_order_acquire) != 0 || (abort && abort->load(std::memory_order_seq_cst) != 0);
+  };
+  if (spin(ready)) return true;
+  for (;;) {
+    std::uint32_t seen = h.put_seq.load(std::memory_order_seq_cst);
+    h.consumers_sleeping.fetch_add(1, std::memory_order_seq_cst);
+    if (ready()) {
+      h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    // In slices: a wake-up may have gone to a consumer killed since.
+    Deadline slice = Deadline::after(kOwnerCheck);
+    futex_wait(h.put_seq, seen, deadline.is_never() || slice.ns() < deadline.ns() ? slice : deadline);
+    h.consumers_sleeping.fetch_sub(1, std::memory_order_relaxed);
+    if (ready()) return true;
+    if (deadline.expired()) return false;
   }
 }
 
 bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort) {
   Header& h = *header_;
-  if (!get_lock_.acquire_until(deadline)) {
+  if ((options_.wait_unlocked && !await_data(deadline, abort)) || !get_lock_.acquire_until(deadline)) {
     if (closed() && qsize() == 0) throw Closed("queue is closed and empty");
     return false;
   }

@@ -68,8 +68,8 @@ CodeRef cached_code_ref(const void* code) {
 ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(config)) {
   if (config_.processes < 1) throw ValueError("Number of processes must be at least 1");
   const auto slots = static_cast<std::uint32_t>(config_.processes);
-  args_.tasks = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
-  args_.results = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes});
+  args_.tasks = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes, .wait_unlocked = true});
+  args_.results = MessageRing(RingOptions{.ring_bytes = config_.ring_bytes, .wait_unlocked = true});
   args_.control = std::make_shared<SharedBlock>(pool::control_bytes(slots));
   args_.slots = slots;
   args_.initializer = config_.initializer;
@@ -490,7 +490,12 @@ void ProcessPoolCore::result_loop() {
 
 void HelpGate::help(const FutureCore& f, Deadline deadline) {
   std::unique_lock lock(mu, std::try_to_lock);
-  if (lock && core) core->help(f, deadline);
+  if (!lock) {
+    // It waits as usual: the helper, when it leaves, wakes the result thread for it.
+    turned_away.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (core) core->help(f, deadline);
 }
 
 void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
@@ -513,6 +518,7 @@ void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
     if (stopped_ || reader_ != Reader::None || f.done()) return;
     reader_ = Reader::Helper;
     ++helps_;
+    gate_->turned_away.store(0, std::memory_order_relaxed);
   }
   t_reading = this;
   thread_local std::vector<std::byte> message;
@@ -530,36 +536,45 @@ void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
   if (handed_over) return;
   std::lock_guard lock(mu_);
   reader_ = Reader::None;
-  if (!table_.empty() || notices_ > 0) wake_result_thread_locked();
+  // The rest is the result thread's if it has work only it does, or others
+  // wait meanwhile; else a quiet period of kPark (this thread may well be
+  // back for its next result before).
+  if (loud_out_ > 0 || notices_ > 0 || (!table_.empty() && gate_->turned_away.load(std::memory_order_relaxed) != 0))
+    wake_result_thread_locked();
 }
 
-// A helper's message: handled here if it is a quiet call's outcome (or one
-// nobody waits for any more); else handed over with the role (false).
+// A helper's message: handled here if it is the outcome of a call whose
+// completion runs nothing of the user's (or of one nobody waits for any
+// more); else handed over with the role (false). The job is completed
+// before its entry leaves the table: only the reader touches the entry.
 bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
   ResultHeader h;
   std::memcpy(&h, message.data(), sizeof h);
-  std::optional<Entry> e;
-  {
-    std::unique_lock lock(mu_);
-    if (h.kind == pool::kReturned || h.kind == pool::kRaised) {
+  bool done = false;
+  if (h.kind == pool::kReturned || h.kind == pool::kRaised) {
+    std::shared_ptr<PoolJob> job;
+    std::size_t index = 0;
+    {
+      std::lock_guard lock(mu_);
       auto it = table_.find(h.id);
       if (it == table_.end()) return true;
-      if (it->second.job->quiet()) e = take_locked(h.id, lock);
+      job = it->second.job;
+      index = it->second.index;
     }
-    if (!e) {
-      handoff_.swap(message);
-      reader_ = Reader::Thread;
-      wake_result_thread_locked();
-      return false;
-    }
+    auto payload = std::span<const std::byte>(message).subspan(sizeof h);
+    done = h.kind == pool::kReturned ? job->chunk_done_quietly(index, payload)
+                                     : job->chunk_failed_quietly(index, decode_remote(payload));
   }
-  auto payload = std::span<const std::byte>(message).subspan(sizeof h);
-  if (h.kind == pool::kReturned) {
-    e->job->chunk_done(e->index, payload);
-  } else {
-    e->job->chunk_failed(e->index, decode_remote(payload));
+  std::optional<Entry> e;  // destroyed after the lock is let go
+  std::unique_lock lock(mu_);
+  if (done) {
+    e = take_locked(h.id, lock);
+    return true;
   }
-  return true;
+  handoff_.swap(message);
+  reader_ = Reader::Thread;
+  wake_result_thread_locked();
+  return false;
 }
 
 std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t id,

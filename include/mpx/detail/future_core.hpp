@@ -147,6 +147,14 @@ class FutureCore : public QueueLink {
   /// Throws InvalidStateError as set_exception.
   void set_result_with(void (*store)(FutureCore*, void*), void* arg);
 
+  /// set_result_with / set_exception for a thread that does not normally
+  /// complete the future (a pool's thread waiting for it): done only if no
+  /// done callback or waiter is installed, since those run on the completing
+  /// thread; false otherwise (nothing stored: let the usual thread do it).
+  /// True, doing nothing, once done.
+  bool set_result_quietly(void (*store)(FutureCore*, void*), void* arg);
+  bool set_exception_quietly(std::exception_ptr e);
+
   /// Python: add_done_callback — appended, or called at once (by this thread)
   /// if already done. The completing thread runs the appended ones.
   void add_done_callback(std::function<void(FutureCore*)> fn);
@@ -164,6 +172,10 @@ class FutureCore : public QueueLink {
   virtual void invoke() noexcept {}
   /// Destroys the callable of a task that will not run (cancelled, broken pool).
   virtual void discard() noexcept {}
+  /// Called by a thread about to sleep until done: the future's producer may
+  /// let it do the work that completes the future (a process pool's waiting
+  /// thread reads results itself). May return before done.
+  virtual void help_wait(Deadline) const {}
   /// typeid of the result, for repr(); void for Future<void>.
   virtual const std::type_info& result_type() const noexcept = 0;
 
@@ -181,6 +193,10 @@ class FutureCore : public QueueLink {
   std::uint32_t lock() noexcept;
   void unlock(std::uint32_t s) noexcept { state_.store(s & ~kLocked, std::memory_order_release); }
   bool set_running_slow();
+  /// The setters' common part: stores the outcome (store(this, arg), or *e)
+  /// and finishes, unless the status is past RUNNING or the word has a flag
+  /// of `refuse`: then returns the (locked) word seen; 0 once finished.
+  std::uint32_t try_finish(void (*store)(FutureCore*, void*), void* arg, std::exception_ptr* e, std::uint32_t refuse);
   /// Under the lock, status already changed: tells waiters, unlocks, wakes, runs callbacks.
   void finish_locked(std::uint32_t old, std::uint32_t now, bool notify_waiters) noexcept;
   bool wait_done_slow(Deadline deadline) const;

@@ -53,6 +53,11 @@ struct RingOptions {
   std::size_t max_message_size = 256u << 20;  // larger puts raise ValueError; at most 2 GiB
   std::uint32_t maxsize = 0;                  // items; 0 = unbounded (Python's maxsize <= 0)
   bool joinable = false;                      // count unfinished tasks (JoinableQueue)
+  /// Consumers wait for data before taking the consumer lock, and a put
+  /// wakes one of them: for many mostly idle consumers (a pool's workers),
+  /// which then do not hand the lock to each other with a wake-up per
+  /// message. Off for queues: busy consumers fare better queued on the lock.
+  bool wait_unlocked = false;
 };
 
 class MessageRing {
@@ -103,7 +108,7 @@ class MessageRing {
     Transfer* t = Transfer::current();
     if (!t || t->side() != Transfer::Side::Parent) throw_not_inheritable("Queue");
     ar(static_cast<std::uint64_t>(capacity_), static_cast<std::uint64_t>(options_.max_message_size), options_.maxsize,
-       options_.joinable, t->send_block(block_));
+       options_.joinable, options_.wait_unlocked, t->send_block(block_));
     put_lock_.save(ar);
     get_lock_.save(ar);
   }
@@ -113,9 +118,10 @@ class MessageRing {
     if (!t || t->side() != Transfer::Side::Child) throw_not_inheritable("Queue");
     std::uint64_t capacity = 0, max_message = 0, offset = 0;
     std::uint32_t maxsize = 0;
-    bool joinable = false;
-    ar(capacity, max_message, maxsize, joinable, offset);
+    bool joinable = false, wait_unlocked = false;
+    ar(capacity, max_message, maxsize, joinable, wait_unlocked, offset);
     adopt(capacity, max_message, maxsize, joinable, t->receive_block(offset));
+    options_.wait_unlocked = wait_unlocked;
     put_lock_.load(ar);
     get_lock_.load(ar);
   }
@@ -133,6 +139,7 @@ class MessageRing {
   void adopt(std::uint64_t capacity, std::uint64_t max_message, std::uint32_t maxsize, bool joinable,
              std::shared_ptr<SharedBlock> block);
   bool wait_for_room(std::uint64_t head, std::size_t record_bytes, bool first, Deadline deadline);
+  bool await_data(Deadline deadline, const std::atomic<std::uint32_t>* abort);
   int wait_for_data(std::uint64_t tail, bool mid_message, Deadline deadline, const std::atomic<std::uint32_t>* abort);
   void publish_record(std::uint64_t& head, std::span<const std::byte> payload, std::uint16_t flags,
                       std::uint32_t msg_seq, std::uint32_t total);

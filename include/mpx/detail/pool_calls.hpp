@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "mpx/detail/future_core.hpp"
 #include "mpx/detail/process_pool.hpp"
 #include "mpx/detail/shipping.hpp"
 
@@ -148,6 +149,34 @@ T decode_exact(std::span<const std::byte> bytes) {
     return std::move(value);
   } else {
     throw DecodeError("this result type cannot be decoded");
+  }
+}
+
+/// Fails `f` unless a done callback or waiter is installed on it (false).
+inline bool fail_quietly(FutureCore& f, const std::exception_ptr& error) noexcept {
+  try {
+    return f.set_exception_quietly(error);
+  } catch (...) {
+    return false;
+  }
+}
+
+/// Completes `f` with the R decoded from `bytes` (or the decoding error),
+/// unless a done callback or waiter is installed on it (false).
+template <class R>
+bool complete_quietly(FutureValue<R>& f, std::span<const std::byte> bytes) noexcept {
+  try {
+    if constexpr (std::is_void_v<R>) {
+      if (!bytes.empty()) throw DecodeError("a void result with bytes");
+      return f.set_result_quietly([](FutureCore*, void*) {}, nullptr);
+    } else {
+      R value = decode_exact<R>(bytes);
+      return f.set_result_quietly(
+          [](FutureCore* c, void* v) { static_cast<FutureValue<R>*>(c)->emplace(std::move(*static_cast<R*>(v))); },
+          &value);
+    }
+  } catch (...) {
+    return fail_quietly(f, std::current_exception());
   }
 }
 

@@ -122,6 +122,12 @@ class ApplyJob final : public PoolJob {
   bool quiet() const noexcept override {
     return !callback_ && !error_callback_ && (future_.core()->word() & FutureCore::kLists) == 0;
   }
+  bool chunk_done_quietly(std::size_t, std::span<const std::byte> bytes) noexcept override {
+    return !callback_ && !error_callback_ && complete_quietly(*future_.core(), bytes);
+  }
+  bool chunk_failed_quietly(std::size_t, const std::exception_ptr& error) noexcept override {
+    return !callback_ && !error_callback_ && fail_quietly(*future_.core(), error);
+  }
 
  private:
   futures::Future<R> future_;

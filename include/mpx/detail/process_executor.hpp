@@ -51,7 +51,20 @@ struct ProcessPoolOptions {
 };
 
 namespace detail_ {
-/// A submitted call's future, completed by the result thread.
+/// A submitted call's future state: a thread about to wait for it reads the
+/// pool's results itself (detail/process_pool.hpp).
+template <class R>
+class HelpedFuture final : public mpx::detail::FutureValue<R> {
+ public:
+  explicit HelpedFuture(std::shared_ptr<mpx::detail::HelpGate> gate) : gate_(std::move(gate)) {}
+  void help_wait(mpx::detail::Deadline deadline) const override { gate_->help(*this, deadline); }
+
+ private:
+  std::shared_ptr<mpx::detail::HelpGate> gate_;
+};
+
+/// A submitted call's future, completed by the result thread (or by a
+/// thread waiting for it, when that runs no done callback).
 template <class R>
 class ExecutorJob final : public mpx::detail::PoolJob {
  public:
@@ -77,6 +90,13 @@ class ExecutorJob final : public mpx::detail::PoolJob {
     }
   }
   void chunk_failed(std::size_t, std::exception_ptr error) noexcept override { fail(error); }
+  bool quiet() const noexcept override { return (f_.core()->word() & mpx::detail::FutureCore::kLists) == 0; }
+  bool chunk_done_quietly(std::size_t, std::span<const std::byte> bytes) noexcept override {
+    return mpx::detail::complete_quietly(*f_.core(), bytes);
+  }
+  bool chunk_failed_quietly(std::size_t, const std::exception_ptr& error) noexcept override {
+    return mpx::detail::fail_quietly(*f_.core(), error);
+  }
 
  private:
   void fail(std::exception_ptr e) noexcept {
@@ -168,7 +188,7 @@ class ProcessPoolExecutor final : public Executor {
                   "mpx::futures::ProcessPoolExecutor: a call must travel to a worker process: a function, a static "
                   "member function or a lambda without captures, with Encodable arguments");
     using R = std::invoke_result_t<mpx::detail::FunctionPointer<F>, std::decay_t<A>&...>;
-    Future<R> f;
+    auto f = Future<R>::adopt(new detail_::HelpedFuture<R>(core_->help_gate()));
     try {
       core_->submit(std::make_shared<detail_::ExecutorJob<R>>(f), 0,
                     mpx::detail::make_apply_message(fn, std::chrono::nanoseconds(0), args...));

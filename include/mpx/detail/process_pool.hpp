@@ -89,9 +89,14 @@ class PoolJob {
   virtual void chunk_cancelled(std::size_t index) noexcept {
     chunk_failed(index, std::make_exception_ptr(CancelledError("")));
   }
-  /// Completing it runs nothing of the user's (no callback): a thread
-  /// waiting for it may complete it (ProcessPoolCore::help).
+  /// Completing it would run nothing of the user's (no callback): a hint
+  /// that a waiting thread may complete it (the result thread need not wake).
   virtual bool quiet() const noexcept { return false; }
+  /// chunk_done / chunk_failed from a thread waiting for the job
+  /// (ProcessPoolCore::help): false, doing nothing, if that would run
+  /// anything of the user's (callbacks run on the result thread).
+  virtual bool chunk_done_quietly(std::size_t, std::span<const std::byte>) noexcept { return false; }
+  virtual bool chunk_failed_quietly(std::size_t, const std::exception_ptr&) noexcept { return false; }
 };
 
 class FutureCore;
@@ -102,6 +107,7 @@ class ProcessPoolCore;
 struct HelpGate {
   std::mutex mu;  // held while helping: one helper at a time
   ProcessPoolCore* core = nullptr;
+  std::atomic<std::uint32_t> turned_away{0};  // waiters that found mu taken
   /// Reads results until `f` is done or the deadline passes, if it can.
   void help(const FutureCore& f, Deadline deadline);
 };
