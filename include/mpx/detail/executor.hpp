@@ -94,7 +94,8 @@ struct ZipSource {
 /// What Executor::map() returns: the results in input order, as a range of
 /// input iterators (which hand each value over: *it moves it out) or one at a
 /// time with next() (Python's iterator). The calls were all submitted by map()
-/// (with buffersize: that many ahead).
+/// (with buffersize: that many tasks ahead; taking the first result of a
+/// task submits one more, as Python's generator does).
 ///
 /// - A call that threw: next() (or ++) rethrows its exception, and the
 ///   iteration goes on with the next input (Python 3.14).
@@ -107,14 +108,19 @@ template <class R>
 class MapResult {
  public:
   using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-  using Refill = std::function<std::optional<Future<R>>()>;
+  /// Submits the next task, appending its futures; false once the input is over.
+  using Refill = std::function<bool(std::deque<Future<R>>&)>;
 
-  MapResult(std::deque<Future<R>> fs, mpx::detail::Deadline deadline, Refill refill = {})
-      : fs_(std::move(fs)), refill_(std::move(refill)), deadline_(deadline) {}
+  /// `per_task`: the results of one task (ProcessPoolExecutor's chunksize);
+  /// every task but the last has that many.
+  MapResult(std::deque<Future<R>> fs, mpx::detail::Deadline deadline, Refill refill = {}, std::size_t per_task = 1)
+      : fs_(std::move(fs)), refill_(std::move(refill)), deadline_(deadline), per_task_(per_task) {}
   MapResult(MapResult&& o) noexcept
       : fs_(std::move(o.fs_)),
         refill_(std::move(o.refill_)),
         deadline_(o.deadline_),
+        per_task_(o.per_task_),
+        taken_(o.taken_),
         started_(std::exchange(o.started_, false)) {
     o.fs_.clear();
   }
@@ -128,19 +134,16 @@ class MapResult {
   std::optional<value_type> next() {
     if (fs_.empty()) return std::nullopt;
     started_ = true;
-    if (refill_) {
-      std::optional<Future<R>> more;
+    // Python refills when its generator yields a task's first result.
+    if (refill_ && taken_++ % per_task_ == 0) {
+      bool more = false;
       try {
-        more = refill_();
+        more = refill_(fs_);
       } catch (...) {
         close();
         throw;
       }
-      if (more) {
-        fs_.push_back(std::move(*more));
-      } else {
-        refill_ = nullptr;
-      }
+      if (!more) refill_ = nullptr;
     }
     Future<R> f = std::move(fs_.front());
     fs_.pop_front();
@@ -195,6 +198,8 @@ class MapResult {
   std::deque<Future<R>> fs_;
   Refill refill_;
   mpx::detail::Deadline deadline_;
+  std::size_t per_task_ = 1;
+  std::size_t taken_ = 0;
   bool started_ = false;
 };
 
@@ -258,9 +263,10 @@ class Executor {
         return MapResult<R>(std::move(fs), deadline);
       }
       auto src = std::make_shared<Source>(std::forward<F>(fn), std::views::all(std::forward<Rs>(iterables))...);
-      auto refill = [src, submit_one]() mutable -> std::optional<Future<R>> {
-        if (src->at_end()) return std::nullopt;
-        return src->next(submit_one);
+      auto refill = [src, submit_one](std::deque<Future<R>>& more) mutable {
+        if (src->at_end()) return false;
+        more.push_back(src->next(submit_one));
+        return true;
       };
       for (long i = 0; i < *options.buffersize && !src->at_end(); ++i) fs.push_back(src->next(submit_one));
       return MapResult<R>(std::move(fs), deadline, std::move(refill));

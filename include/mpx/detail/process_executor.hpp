@@ -22,6 +22,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -198,15 +200,19 @@ class ProcessPoolExecutor final : public Executor {
     return f;
   }
 
-  /// Python: map(fn, *iterables, timeout=None, chunksize=1): fn(a, b, ...)
-  /// over the ranges side by side, in `chunksize` calls per task; results
-  /// in order (see futures::MapResult). A failed chunk fails each of its items.
+  /// Python: map(fn, *iterables, timeout=None, chunksize=1, buffersize=None):
+  /// fn(a, b, ...) over the ranges side by side, in `chunksize` calls per
+  /// task; results in order (see futures::MapResult). A failed chunk fails
+  /// each of its items. With buffersize, at most that many tasks (chunks) are
+  /// submitted ahead and the ranges are read lazily (they and the executor
+  /// must outlive the iteration), as Python's Executor.map does.
   template <class F, class... Rs>
   auto map(F&& fn, Rs&&... iterables) requires(!std::is_same_v<std::decay_t<F>, MapOptions> &&
                                                (std::ranges::input_range<Rs> && ...)) {
     return map(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(iterables)...);
   }
-  /// Throws: ValueError("chunksize must be >= 1.").
+  /// Throws: ValueError("chunksize must be >= 1."), ValueError("buffersize
+  /// must be None or > 0").
   template <class F, class... Rs>
   auto map(MapOptions options, F&& fn, Rs&&... iterables) requires(std::ranges::input_range<Rs>&&...) {
     using Item = std::tuple<std::ranges::range_value_t<Rs>...>;
@@ -216,24 +222,27 @@ class ProcessPoolExecutor final : public Executor {
     using R = mpx::detail::item_result_t<mpx::detail::FunctionPointer<F>, Item, true>;
     using V = mpx::detail::ValueOf<R>;
     if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
+    if (options.buffersize && *options.buffersize < 1) throw ValueError("buffersize must be None or > 0");
     const auto deadline = mpx::detail::Deadline::after(options.timeout);
-    std::vector<Item> items = zip(std::forward<Rs>(iterables)...);
     std::deque<Future<R>> all;
-    const auto size = static_cast<std::size_t>(options.chunksize);
-    for (std::size_t first = 0; first < items.size(); first += size) {
-      const std::size_t last = std::min(items.size(), first + size);
-      std::vector<Future<R>> fs(last - first);
-      for (auto& f : fs) all.push_back(f);
-      try {
-        core_->submit(std::make_shared<detail_::ChunkJob<V, R>>(std::move(fs)), 0,
-                      mpx::detail::make_chunk_message<true, Item>(fn, std::chrono::nanoseconds(0),
-                                                                  items.begin() + static_cast<std::ptrdiff_t>(first),
-                                                                  items.begin() + static_cast<std::ptrdiff_t>(last)));
-      } catch (const RuntimeError&) {
-        rethrow_refusal();
+    if constexpr (sizeof...(Rs) == 0) {
+      (void)fn;  // zip() of nothing: no call
+      return MapResult<R>(std::move(all), deadline);
+    } else {
+      using Source = detail_::ZipSource<std::decay_t<F>, std::views::all_t<Rs>...>;
+      const auto size = static_cast<std::size_t>(options.chunksize);
+      if (!options.buffersize) {
+        Source src(std::forward<F>(fn), std::views::all(std::forward<Rs>(iterables))...);
+        while (submit_chunk<Item, V>(src, size, all)) {
+        }
+        return MapResult<R>(std::move(all), deadline);
       }
+      auto src = std::make_shared<Source>(std::forward<F>(fn), std::views::all(std::forward<Rs>(iterables))...);
+      for (long i = 0; i < *options.buffersize && submit_chunk<Item, V>(*src, size, all); ++i) {
+      }
+      auto refill = [this, src, size](std::deque<Future<R>>& more) { return submit_chunk<Item, V>(*src, size, more); };
+      return MapResult<R>(std::move(all), deadline, std::move(refill), size);
     }
-    return MapResult<R>(std::move(all), deadline);
   }
 
   using Executor::shutdown;
@@ -262,20 +271,24 @@ class ProcessPoolExecutor final : public Executor {
   void enqueue(mpx::detail::FutureCore* task) override;
 
  private:
-  template <class... Rs>
-  static auto zip(Rs&&... rs) {
-    std::vector<std::tuple<std::ranges::range_value_t<Rs>...>> out;
-    if constexpr (sizeof...(Rs) == 0) return out;
-    auto its = std::make_tuple(std::ranges::begin(rs)...);
-    auto ends = std::make_tuple(std::ranges::end(rs)...);
-    auto at_end = [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return ((std::get<I>(its) == std::get<I>(ends)) || ...);
-    };
-    while (!at_end(std::index_sequence_for<Rs...>{})) {
-      std::apply([&](auto&... it) { out.emplace_back(*it...); }, its);
-      std::apply([](auto&... it) { (++it, ...); }, its);
+  /// Reads up to `size` items from `src` and submits them as one task,
+  /// appending their futures to `out`; false when `src` had none left.
+  template <class Item, class V, class R, class Source>
+  bool submit_chunk(Source& src, std::size_t size, std::deque<Future<R>>& out) {
+    std::vector<Item> items;
+    while (items.size() < size && !src.at_end())
+      items.push_back(src.next([](auto&, auto&&... a) { return Item(std::forward<decltype(a)>(a)...); }));
+    if (items.empty()) return false;
+    std::vector<Future<R>> fs(items.size());
+    try {
+      core_->submit(
+          std::make_shared<detail_::ChunkJob<V, R>>(fs), 0,
+          mpx::detail::make_chunk_message<true, Item>(src.fn, std::chrono::nanoseconds(0), items.begin(), items.end()));
+    } catch (const RuntimeError&) {
+      rethrow_refusal();
     }
-    return out;
+    for (auto& f : fs) out.push_back(std::move(f));
+    return true;
   }
 
   void force_shutdown(int signo);
