@@ -305,6 +305,47 @@ TEST(Server, ShutdownWhileClientsAreConnected) {
   server.server_close();  // ...and block_on_close joins their threads
 }
 
+// Python's daemon threads outlive server_close and die with the interpreter.
+// Here the destructor must stop them: a handler still running would call
+// into the destroyed server (shutdown_request after handle returns). The
+// clients stay connected through the destruction; their handlers must all
+// have returned, and their connections ended, when it is over.
+namespace {
+std::atomic<int> g_daemon_handlers_running{0};
+struct CountedEcho : ss::StreamRequestHandler {
+  void setup() override {
+    ++g_daemon_handlers_running;
+    StreamRequestHandler::setup();
+  }
+  void handle() override {
+    for (std::string_view line : rfile) wfile.write(line);
+  }
+  void finish() override {
+    StreamRequestHandler::finish();
+    --g_daemon_handlers_running;
+  }
+};
+}  // namespace
+
+TEST(Server, DestructorStopsDaemonThreadsStillServing) {
+  std::vector<mpx::test::ClientSocket> clients;
+  {
+    ss::ThreadingTCPServer server(net::InetAddress{"127.0.0.1", 0}, ss::handler<CountedEcho>());
+    server.daemon_threads = true;
+    ServeThread serving(server, 10s);
+    for (int i = 0; i < 5; ++i) {
+      clients.push_back(connect_to(server.server_address));
+      EXPECT_EQ(round_trip(clients.back(), "hi\n"), "hi\n");
+    }
+    EXPECT_EQ(g_daemon_handlers_running.load(), 5);
+    serving.stop();
+    server.server_close();  // does not wait for daemon threads (Python)...
+    for (auto& c : clients) EXPECT_EQ(round_trip(c, "after close\n"), "after close\n");
+  }  // ...the destructor does
+  EXPECT_EQ(g_daemon_handlers_running.load(), 0);
+  for (auto& c : clients) EXPECT_EQ(recv_line(c), "");  // the server's end is shut down
+}
+
 TEST(Server, ServerCloseIsIdempotentAndAllowReuseAddressIsOn) {
   ss::TCPServer server(net::InetAddress{"127.0.0.1", 0}, ss::handler<EchoLines>());
   EXPECT_TRUE(server.allow_reuse_address);

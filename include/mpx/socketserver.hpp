@@ -31,7 +31,8 @@
 // virtual. The destructor calls server_close() (Python's `with`). A subclass
 // whose overrides run on handler threads (handle_error, finish_request...)
 // calls server_close() in its own destructor, so that the threads are joined
-// before its members and overrides are gone:
+// before its members and overrides are gone (and, with daemon_threads,
+// join_daemon_threads()):
 //   ~MyServer() override { server_close(); }
 #pragma once
 
@@ -208,14 +209,21 @@ class Sync : public BaseServer {
 /// A thread per request. Python: ThreadingMixIn.
 class Threading : public BaseServer {
  public:
-  /// Python: daemon_threads — true: server_close() does not wait for them
-  /// (they must then not touch the server after it is destroyed).
+  /// Python: daemon_threads — true: server_close() does not wait for them.
+  /// Python's exit kills them; a C++ thread cannot be killed, so the
+  /// destructor calls join_daemon_threads() (a thread left running would
+  /// call into the destroyed server).
   bool daemon_threads = false;
   /// Python: block_on_close — server_close() joins the non-daemon threads.
   bool block_on_close = true;
 
   void process_request(Request& request, const net::Address& client_address) override;
   void server_close() override;
+  /// Shuts down the connection of every daemon thread still serving a
+  /// stream (its handler reads end-of-stream; its writes fail) and joins the
+  /// daemon threads. A handler blocked elsewhere (a sleep, a lock) is waited
+  /// for. Not Python's: there the interpreter's exit kills daemon threads.
+  void join_daemon_threads();
   ~Threading() override;
 
  protected:
@@ -371,8 +379,12 @@ class Server : public Policy {
   Server(address_type address, typename Policy::handler_class handler, bool bind_and_activate = true)
       : Policy(Transport::info, net::Address(std::move(address)), std::move(handler), bind_and_activate) {}
   /// Python's `with server:` — server_close() (the policy's; a subclass's
-  /// override is already gone when a base destructor runs).
-  ~Server() override { this->server_close(); }
+  /// override is already gone when a base destructor runs), then, for
+  /// Threading, join_daemon_threads(): no handler thread outlives the server.
+  ~Server() override {
+    this->server_close();
+    if constexpr (std::is_base_of_v<Threading, Policy>) this->join_daemon_threads();
+  }
 };
 
 using TCPServer = Server<TCP, Sync>;

@@ -1,7 +1,13 @@
 // The threads of a Threading server (or of a Prefork worker): started per
 // request, joined when finished (so a long-running server does not pile up
-// finished threads), joined all at server_close. Daemon threads are
-// detached and forgotten, as Python's ThreadingMixIn keeps only the others.
+// finished threads), joined at server_close.
+//
+// Daemon threads: Python's server_close() does not wait for them and the
+// interpreter's exit kills them. A C++ thread cannot be killed, and one left
+// running would call into a destroyed server, so each daemon thread of a
+// stream request keeps a duplicate of its connection: stop_daemons() shuts
+// those connections down (the handler reads end-of-stream, its writes fail)
+// and joins the threads. The server's destructor calls it.
 #pragma once
 
 #include <atomic>
@@ -10,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "mpx/detail/fd.hpp"
 #include "mpx/socketserver.hpp"
 
 namespace mpx::socketserver::detail {
@@ -19,20 +26,24 @@ class ThreadSet {
   ThreadSet() = default;
   ThreadSet(const ThreadSet&) = delete;
   ThreadSet& operator=(const ThreadSet&) = delete;
-  ~ThreadSet() { join_all(); }
+  ~ThreadSet() {
+    stop_daemons();
+    join_all();
+  }
 
-  /// Runs `fn` (move-only callables welcome) on a new thread.
-  /// Throws: std::system_error if no thread can be made (`fn` is dropped).
+  /// Runs `fn` (move-only callables welcome) on a new thread. A daemon
+  /// serving a stream passes its connection's descriptor as `connection_fd`
+  /// (duplicated here, so that stop_daemons() can wake it; -1: nothing to wake).
+  /// Throws: std::system_error if no thread can be made, OSError if the
+  /// descriptor cannot be duplicated (`fn` is dropped either way).
   template <class F>
-  void start(F fn, bool daemon) {
+  void start(F fn, bool daemon, int connection_fd = -1) {
     reap();
-    if (daemon) {
-      std::thread(std::move(fn)).detach();
-      return;
-    }
     std::lock_guard lk(mu_);
     Entry& e = entries_.emplace_back();
     try {
+      e.daemon = daemon;
+      if (daemon && connection_fd >= 0) e.connection = duplicate(connection_fd);
       e.thread = std::thread([fn = std::move(fn), &e]() mutable {
         struct Done {
           Entry& e;
@@ -57,21 +68,44 @@ class ThreadSet {
       }
     }
   }
-  /// Joins every thread (they finish their requests first).
-  void join_all() {
-    std::list<Entry> all;
+  /// Joins every non-daemon thread (they finish their requests first).
+  void join_all() { join(false); }
+  /// Shuts down the connections of the daemon threads still serving and
+  /// joins them. A daemon blocked on something other than its connection
+  /// (a sleep, a lock) is still waited for.
+  void stop_daemons() {
     {
       std::lock_guard lk(mu_);
-      all.swap(entries_);
+      for (auto& e : entries_)
+        if (e.daemon && e.connection && !e.done.load(std::memory_order_acquire)) shutdown_connection(e.connection);
     }
-    for (auto& e : all) e.thread.join();
+    join(true);
   }
 
  private:
   struct Entry {
     std::thread thread;
+    bool daemon = false;
+    mpx::detail::Fd connection;  // a daemon's duplicate of its stream connection
     std::atomic<bool> done{false};
   };
+  void join(bool daemons) {
+    std::list<Entry> taken;
+    {
+      std::lock_guard lk(mu_);
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        auto next = std::next(it);
+        if (it->daemon == daemons) taken.splice(taken.end(), entries_, it);
+        it = next;
+      }
+    }
+    for (auto& e : taken) e.thread.join();
+  }
+  /// A CLOEXEC duplicate of `fd`. Throws: OSError.
+  static mpx::detail::Fd duplicate(int fd);
+  /// shutdown(SHUT_RDWR); a peer already gone (ENOTCONN) is not an error.
+  static void shutdown_connection(const mpx::detail::Fd& connection) noexcept;
+
   std::mutex mu_;
   std::list<Entry> entries_;
 };
