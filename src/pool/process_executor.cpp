@@ -119,6 +119,10 @@ ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options) {
   // result thread was late, and cost a wake-up chain per task.)
   config.max_in_flight = 2 * static_cast<std::size_t>(n) + 1;
   config.replace_dead_workers = options.replace_dead_workers;
+  // Python 3.9+ (bpo-39207): spawn and forkserver workers start as submits
+  // find none idle; fork ones all at once (a thread of ours could otherwise
+  // hold a lock at a later fork).
+  config.start_on_demand = method != "fork";
   config.broken_message =
       "A process in the process pool was terminated abruptly while the future was running or pending.";
   config.closed_runtime_error = "cannot schedule new futures after shutdown";

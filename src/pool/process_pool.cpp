@@ -122,6 +122,49 @@ void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t in
   }
   pending_.push_back({job, index, std::move(message), std::move(body)});
   feed_locked(lock);
+  if (config_.start_on_demand) adjust_process_count(lock);
+}
+
+// Python's _adjust_process_count: an idle worker takes the task, else one
+// more starts (up to `processes`). The supervisor starts it (it must be the
+// parent thread of every worker); the submit waits, so that the worker
+// exists when submit returns, as in Python.
+void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
+  if (idle_ > 0) {
+    --idle_;
+    return;
+  }
+  std::optional<std::uint32_t> free_slot;
+  for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+    if (workers_[i].alive || workers_[i].starting) continue;
+    if (!free_slot) free_slot = i;
+  }
+  if (!free_slot || state_ == State::Terminated) return;
+  const std::uint32_t i = *free_slot;
+  workers_[i].starting = true;
+  wake_supervisor();
+  workers_changed_.wait(lock, [&] { return !workers_[i].starting; });
+  if (workers_[i].alive || !demand_error_) return;
+  std::exception_ptr error = std::exchange(demand_error_, nullptr);
+  bool none_left = true;
+  for (const auto& w : workers_) none_left = none_left && !w.alive && !w.starting;
+  if (none_left) {
+    // Nothing would ever run what is queued: the pool is broken.
+    std::string what;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "unknown error";
+    }
+    if (broken_.empty()) broken_ = "A child process could not be started: " + what;
+    std::exception_ptr broken = broken_error();
+    lock.unlock();
+    terminate(broken);
+    lock.lock();
+  }
+  std::rethrow_exception(error);
 }
 
 // Moves pending tasks into the ring while there is room and credit. Never
@@ -269,14 +312,37 @@ void ProcessPoolCore::start_worker(std::uint32_t index) {
                           pool_worker_main, std::move(args));
   p.start();
   std::lock_guard lock(mu_);
-  workers_[index] = Worker{p, true};
+  workers_[index] = Worker{.process = p, .alive = true, .starting = false};
   if (state_ == State::Terminated) p.kill();  // terminate() ran while it started
+}
+
+void ProcessPoolCore::start_requested_workers() {
+  for (std::uint32_t i = 0; i < args_.slots; ++i) {
+    {
+      std::lock_guard lock(mu_);
+      if (!workers_[i].starting) continue;
+    }
+    std::exception_ptr error;
+    try {
+      start_worker(i);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mu_);
+      workers_[i].starting = false;
+      if (error) demand_error_ = error;
+    }
+    workers_changed_.notify_all();
+  }
 }
 
 void ProcessPoolCore::supervisor_loop() {
   std::exception_ptr error;
   try {
-    for (std::uint32_t i = 0; i < args_.slots; ++i) start_worker(i);
+    if (!config_.start_on_demand) {
+      for (std::uint32_t i = 0; i < args_.slots; ++i) start_worker(i);
+    }
   } catch (...) {
     error = std::current_exception();
   }
@@ -289,16 +355,19 @@ void ProcessPoolCore::supervisor_loop() {
   std::vector<pollfd> fds;
   std::vector<std::uint32_t> who;
   for (;;) {
+    if (config_.start_on_demand) start_requested_workers();
     fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
     who.clear();
     {
       std::lock_guard lock(mu_);
+      bool starting = false;
       for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+        starting = starting || workers_[i].starting;
         if (!workers_[i].alive) continue;
         fds.push_back(pollfd{workers_[i].process.sentinel(), POLLIN, 0});
         who.push_back(i);
       }
-      if (who.empty() && state_ != State::Running) break;
+      if (who.empty() && !starting && state_ != State::Running) break;
     }
     int timeout_ms = -1;
     {
@@ -373,6 +442,7 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
     const bool work_left = !table_.empty() || !pending_.empty() || feeds_ > 0;
     replace = !init_failed && (died.clean || config_.replace_dead_workers) && broken_.empty() &&
               (state_ == State::Running || (state_ == State::Closed && work_left));
+    workers_[index].starting = replace;  // the slot is taken: an on-demand start picks another
     ++notices_;
     wake_result_thread_locked();
   }
@@ -382,8 +452,10 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
       start_worker(index);
     } catch (const std::exception& e) {
       std::lock_guard lock(mu_);
+      workers_[index].starting = false;
       if (broken_.empty()) broken_ = std::string("a replacement worker could not be started: ") + e.what();
     }
+    workers_changed_.notify_all();
   }
   args_.results.put(std::span(reinterpret_cast<const std::byte*>(&died), sizeof died), Deadline::never());
 }
@@ -584,6 +656,7 @@ std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t
   Entry e = std::move(it->second);
   table_.erase(it);
   --in_flight_;
+  if (config_.start_on_demand) ++idle_;  // Python: _idle_worker_semaphore.release()
   if (e.loud) --loud_out_;
   feed_locked(lock);
   return e;

@@ -185,10 +185,6 @@ inline std::vector<long> pow_ref(int n) {
   return out;
 }
 
-inline constexpr const char* kEagerGap =
-    "mpx gap: ProcessPoolExecutor starts all max_workers workers in its constructor (detail::ProcessPoolCore's "
-    "supervisor); Python (3.9+, bpo-39207) starts them on demand, reusing idle ones, except with fork (kept on "
-    "purpose: docs/futures.md, 'Process workers start with the executor')";
 
 }  // namespace mpx::test::fpc
 

@@ -167,6 +167,10 @@ struct ProcessPoolConfig {
   /// Submitting after close(): RuntimeError(this) if set (executors), else
   /// Python Pool's ValueError("Pool not running").
   std::string closed_runtime_error;
+  /// Workers start one at a time as submits find none idle (Python's
+  /// ProcessPoolExecutor for spawn and forkserver, bpo-39207), instead of
+  /// all with the pool.
+  bool start_on_demand = false;
 };
 
 /// What a worker process is started with (travels under spawn and forkserver).
@@ -265,9 +269,12 @@ class ProcessPoolCore {
   struct Worker {
     Process process;
     bool alive = false;
+    bool starting = false;  // on demand: a submit asked the supervisor to start it
   };
 
   void start_worker(std::uint32_t index);  // supervisor thread only: PR_SET_PDEATHSIG follows it
+  void start_requested_workers();          // supervisor thread: the slots submits marked `starting`
+  void adjust_process_count(std::unique_lock<std::mutex>& lock);
   void feed_locked(std::unique_lock<std::mutex>& lock);
   bool put_locked(std::uint64_t id, std::vector<std::byte>& message);
   void result_loop();
@@ -307,6 +314,8 @@ class ProcessPoolCore {
   std::exception_ptr terminated_why_;
   Deadline terminate_deadline_ = Deadline::never();  // then the supervisor kills the stragglers
   std::exception_ptr start_error_;                   // the constructor's: starting the first workers failed
+  std::exception_ptr demand_error_;                  // on demand: the last start that failed
+  std::size_t idle_ = 0;                             // on demand: Python's _idle_worker_semaphore
   bool started_ = false;
   bool finished_ = false;  // the result thread has ended
   std::thread supervisor_;
