@@ -82,18 +82,41 @@ class KillTimer {
   bool made_ = false;
 };
 
-// Code identities seen before: the same map() ships one function many times.
+// Code identities seen before: the same map() ships one function many
+// times. The last pair's encoded bytes are kept: a task that starts with the
+// same bytes names the same code, without decoding two object paths again.
 class CodeCache {
  public:
+  struct Resolved {
+    PoolTrampoline trampoline;
+    const void* function;
+    std::size_t prefix_bytes;  // where the task's arguments start
+  };
+  Resolved resolve(std::span<const std::byte> body) {
+    if (!last_prefix_.empty() && body.size() >= last_prefix_.size() &&
+        std::memcmp(body.data(), last_prefix_.data(), last_prefix_.size()) == 0) {
+      return last_;
+    }
+    SpanIn ar(body.data(), body.size());
+    CodeRef trampoline_ref, function_ref;
+    ar(trampoline_ref, function_ref);
+    Resolved r{reinterpret_cast<PoolTrampoline>(const_cast<void*>(find(trampoline_ref))), find(function_ref),
+               body.size() - ar.left()};
+    last_prefix_.assign(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(r.prefix_bytes));
+    last_ = r;
+    return r;
+  }
+
+ private:
   const void* find(const CodeRef& ref) {
     auto key = std::make_pair(ref.object, ref.offset);
     auto it = cache_.find(key);
     if (it == cache_.end()) it = cache_.emplace(std::move(key), code_address(ref)).first;
     return it->second;
   }
-
- private:
   std::map<std::pair<std::string, std::uint64_t>, const void*> cache_;
+  std::vector<std::byte> last_prefix_;
+  Resolved last_{};
 };
 
 void put_result(MessageRing& results, std::vector<std::byte>& out, const ResultHeader& h) {
@@ -164,14 +187,10 @@ void pool_worker_main(PoolWorkerArgs args) {
         if (ref.size > body.size()) throw DecodeError("an indirect pool task larger than its block");
         body = body.first(static_cast<std::size_t>(ref.size));
       }
-      SpanIn ar(body.data(), body.size());
-      CodeRef trampoline_ref, function_ref;
-      ar(trampoline_ref, function_ref);
-      auto trampoline = reinterpret_cast<PoolTrampoline>(const_cast<void*>(code.find(trampoline_ref)));
-      const void* function = code.find(function_ref);
-      std::span<const std::byte> task_args(body.data() + body.size() - ar.left(), ar.left());
+      const CodeCache::Resolved code_of = code.resolve(body);
+      std::span<const std::byte> task_args = body.subspan(code_of.prefix_bytes);
       if (th.timeout_ns > 0) timer.arm(th.timeout_ns);
-      trampoline(function, task_args, out);
+      code_of.trampoline(code_of.function, task_args, out);
       if (th.timeout_ns > 0) timer.disarm();
       h.kind = pool::kReturned;
       try {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <new>
 #include <utility>
@@ -118,6 +119,7 @@ ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options) {
   // in the same N + 1 left each worker without a next call whenever the
   // result thread was late, and cost a wake-up chain per task.)
   config.max_in_flight = 2 * static_cast<std::size_t>(n) + 1;
+  config.quick_in_flight = std::max<std::size_t>(256, config.max_in_flight);
   config.replace_dead_workers = options.replace_dead_workers;
   // Python 3.9+ (bpo-39207): spawn and forkserver workers start as submits
   // find none idle; fork ones all at once (a thread of ours could otherwise

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <utility>
@@ -49,20 +50,25 @@ std::string worker_name(const std::string& method, int n) {
 
 }  // namespace
 
-CodeRef cached_code_ref(const void* code) {
+const std::vector<std::byte>& cached_code_prefix(const void* trampoline, const void* function) {
   struct Entry {
-    const void* code = nullptr;
-    CodeRef ref;
+    const void* trampoline = nullptr;
+    const void* function = nullptr;
+    std::vector<std::byte> prefix;
   };
   thread_local std::array<Entry, 8> cache;
   thread_local unsigned next = 0;
   for (auto& e : cache) {
-    if (e.code == code) return e.ref;
+    if (e.trampoline == trampoline && e.function == function && e.trampoline != nullptr) return e.prefix;
   }
   Entry& e = cache[next++ % cache.size()];
-  e.ref = code_ref(code);
-  e.code = code;
-  return e.ref;
+  e.trampoline = nullptr;  // until the prefix is whole: code_ref may throw
+  e.prefix.clear();
+  SpanOut ar(e.prefix);
+  ar(code_ref(trampoline), code_ref(function));
+  e.trampoline = trampoline;
+  e.function = function;
+  return e.prefix;
 }
 
 ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(config)) {
@@ -76,6 +82,8 @@ ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(c
   args_.ship_initializer = config_.ship_initializer;
   args_.maxtasks = config_.maxtasksperchild;
   workers_.resize(slots);
+  window_ = config_.max_in_flight;
+  completion_gap_ns_ = std::int64_t{1'000'000'000};
   gate_->core = this;
   wake_ = Fd::eventfd(0, true);
   result_thread_ = std::thread([this] { result_loop(); });
@@ -170,7 +178,7 @@ void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
 // Moves pending tasks into the ring while there is room and credit. Never
 // blocks: a full ring leaves them pending until a result frees room.
 void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
-  while (!pending_.empty() && in_flight_ < config_.max_in_flight) {
+  while (!pending_.empty() && in_flight_ < window_) {
     Pending& p = pending_.front();
     if (!p.job->chunk_starting(p.index)) {
       pending_.pop_front();
@@ -649,6 +657,28 @@ bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
   return false;
 }
 
+namespace {
+// How much work the widened window lets wait in the ring, at the rate calls
+// have been completing.
+constexpr std::int64_t kQueuedWorkNs = 200'000;
+}  // namespace
+
+// An executor's window is Python's: the max_workers calls running and
+// max_workers + 1 queued (the rest stay cancellable). With calls that take
+// microseconds that window drains before the next is fed: every worker
+// sleeps and is woken for each call. So while calls complete quickly the
+// window widens to about kQueuedWorkNs of them (at most quick_in_flight);
+// calls of a millisecond or more keep it at Python's size. Either way a
+// call in the ring has been marked running, as in Python's call queue.
+void ProcessPoolCore::adapt_window_locked() {
+  const std::int64_t now = pool::steady_ns();
+  const std::int64_t gap = now - last_completion_ns_;
+  last_completion_ns_ = now;
+  completion_gap_ns_ += (gap - completion_gap_ns_) / 8;
+  const auto quick = static_cast<std::size_t>(kQueuedWorkNs / std::max<std::int64_t>(completion_gap_ns_, 1));
+  window_ = std::clamp(quick, config_.max_in_flight, config_.quick_in_flight);
+}
+
 std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t id,
                                                                    std::unique_lock<std::mutex>& lock) {
   auto it = table_.find(id);
@@ -657,6 +687,7 @@ std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t
   table_.erase(it);
   --in_flight_;
   if (config_.start_on_demand) ++idle_;  // Python: _idle_worker_semaphore.release()
+  if (config_.quick_in_flight > config_.max_in_flight) adapt_window_locked();
   if (e.loud) --loud_out_;
   feed_locked(lock);
   return e;

@@ -120,8 +120,7 @@ std::vector<std::byte> make_apply_message(F& f, std::chrono::nanoseconds timeout
   using R = std::invoke_result_t<Fn, std::decay_t<Args>&...>;
   Fn fn = +f;
   PoolTrampoline tr = &apply_trampoline<Fn, R, std::decay_t<Args>...>;
-  return make_task_message(cached_code_ref(reinterpret_cast<const void*>(tr)),
-                           cached_code_ref(reinterpret_cast<const void*>(fn)), timeout,
+  return make_task_message(reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout,
                            [&](SpanOut& ar) { ar(std::forward_as_tuple(args...)); });
 }
 
@@ -131,8 +130,7 @@ std::vector<std::byte> make_chunk_message(F& f, std::chrono::nanoseconds timeout
   using Fn = FunctionPointer<F>;
   Fn fn = +f;
   PoolTrampoline tr = &chunk_trampoline<Fn, Star, Item>;
-  return make_task_message(cached_code_ref(reinterpret_cast<const void*>(tr)),
-                           cached_code_ref(reinterpret_cast<const void*>(fn)), timeout, [&](SpanOut& ar) {
+  return make_task_message(reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout, [&](SpanOut& ar) {
                              // The length, then the items (chunk_trampoline reads them back so).
                              ar(cereal::make_size_tag(static_cast<cereal::size_type>(last - first)));
                              for (It it = first; it != last; ++it) ar(*it);

@@ -133,24 +133,29 @@ struct IndirectBody {
 /// (pool.hpp), found again in the worker by its code offset.
 using PoolTrampoline = void (*)(const void* function, std::span<const std::byte> args, std::vector<std::byte>& out);
 
+/// The encoded code identities of (trampoline, function): what follows the
+/// header in every task message. Cached per thread for the last few pairs
+/// (a map() ships the same function thousands of times; encoding its two
+/// object paths each time cost more than the call). The reference is valid
+/// until this thread's next call.
+const std::vector<std::byte>& cached_code_prefix(const void* trampoline, const void* function);
+
 /// Encodes a task: header, the two code identities, then the args from `encode_args`.
 template <class EncodeArgs>
-std::vector<std::byte> make_task_message(const CodeRef& trampoline, const CodeRef& function,
+std::vector<std::byte> make_task_message(const void* trampoline, const void* function,
                                          std::chrono::nanoseconds timeout, EncodeArgs&& encode_args) {
-  std::vector<std::byte> out(sizeof(TaskHeader));
+  const std::vector<std::byte>& prefix = cached_code_prefix(trampoline, function);
+  std::vector<std::byte> out;
+  out.reserve(sizeof(TaskHeader) + prefix.size() + 64);
+  out.resize(sizeof(TaskHeader));
   TaskHeader h;
   h.timeout_ns = timeout.count() > 0 ? timeout.count() : 0;
   std::memcpy(out.data(), &h, sizeof h);
+  out.insert(out.end(), prefix.begin(), prefix.end());
   SpanOut ar(out);
-  ar(trampoline, function);
   encode_args(ar);
   return out;
 }
-
-/// The code identity of `code`, cached per thread for the last few pointers
-/// (a map() ships the same function thousands of times).
-/// (A copy: a later lookup may reuse the entry a reference would point into.)
-CodeRef cached_code_ref(const void* code);
 
 struct ProcessPoolConfig {
   int processes = 1;
@@ -159,6 +164,9 @@ struct ProcessPoolConfig {
   std::function<ShippedCall()> ship_initializer;  // the same, packed for a spawned one
   long maxtasksperchild = 0;                      // 0: a worker lives as long as the pool
   std::size_t max_in_flight = 1 << 16;            // tasks in the ring or running; more wait in the parent
+  /// Above max_in_flight, up to this many while calls complete quickly:
+  /// the ring then holds about kQueuedWork of them (adapt_window).
+  std::size_t quick_in_flight = 0;
   bool replace_dead_workers = true;               // false: a death breaks the pool (BrokenProcessPool)
   std::string broken_message;                     // what a broken pool's tasks fail with
   std::size_t ring_bytes = 4u << 20;
@@ -276,6 +284,7 @@ class ProcessPoolCore {
   void start_requested_workers();          // supervisor thread: the slots submits marked `starting`
   void adjust_process_count(std::unique_lock<std::mutex>& lock);
   void feed_locked(std::unique_lock<std::mutex>& lock);
+  void adapt_window_locked();
   bool put_locked(std::uint64_t id, std::vector<std::byte>& message);
   void result_loop();
   void supervisor_loop();
@@ -304,6 +313,9 @@ class ProcessPoolCore {
   std::deque<Pending> pending_;  // not yet sent
   std::uint64_t next_id_ = 1;
   std::size_t in_flight_ = 0;
+  std::size_t window_ = 0;                // in flight allowed now: max_in_flight, more while calls are quick
+  std::int64_t last_completion_ns_ = 0;   // adapt_window's clock
+  std::int64_t completion_gap_ns_ = 0;    // its moving average of the time between completions
   int feeds_ = 0;
   enum class State { Running, Closed, Terminated } state_ = State::Running;
   std::string broken_;
