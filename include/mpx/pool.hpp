@@ -402,11 +402,7 @@ class BasicPool {
   void send_chunks(F& f, const Items& items, const detail::Chunking& chunks, std::chrono::nanoseconds timeout,
                    const std::shared_ptr<Job>& job) {
     using Item = typename Items::value_type;
-    for (std::size_t c = 0; c < chunks.count(); ++c) {
-      auto first = items.begin() + static_cast<std::ptrdiff_t>(chunks.first(c));
-      auto last = first + static_cast<std::ptrdiff_t>(chunks.length(c));
-      backend_.template chunk<Star, Item>(job, c, f, timeout, first, last);
-    }
+    backend_.template chunks<Star, Item>(job, f, timeout, items, chunks);
   }
 
   template <bool Star, class F, class Range>

@@ -141,11 +141,22 @@ void MessageRing::wake_consumers() {
   }
 }
 
-void MessageRing::wake_producers() {
-  if (header_->producers_sleeping.load(std::memory_order_seq_cst) != 0) {
-    header_->get_seq.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(header_->get_seq);
+// A producer short of room waits holding put_lock_, so nobody fills the ring
+// while it sleeps, and the room only grows. Woken for every message taken,
+// it would put one and sleep again: a wake-up per message on both sides,
+// the whole cost of a full ring with a slower consumer. So it is woken once
+// half the ring is free (room for any record plus the padding before it:
+// a record is at most a quarter of the ring), or at once if it may be
+// waiting for maxsize instead. A deadline still ends its wait on time.
+void MessageRing::wake_producers(std::uint64_t tail) {
+  Header& h = *header_;
+  if (h.producers_sleeping.load(std::memory_order_seq_cst) == 0) return;
+  if (options_.maxsize == 0) {
+    const std::uint64_t head = h.head.load(std::memory_order_acquire);
+    if (head >= tail && head - tail > capacity_ / 2) return;
   }
+  h.get_seq.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(h.get_seq);
 }
 
 // The consumers' position, checked against ours: a producer never writes
@@ -211,7 +222,21 @@ void MessageRing::publish_record(std::uint64_t& head, std::span<const std::byte>
   if (!payload.empty()) std::memcpy(data_ + at + sizeof rec, payload.data(), payload.size());
   head += sizeof(Record) + round_up(payload.size());
   header_->head.store(head, std::memory_order_seq_cst);
-  wake_consumers();
+  if (batch_depth_ > 0) {
+    ++batch_records_;
+  } else {
+    wake_consumers();
+  }
+}
+
+void MessageRing::end_put_batch() noexcept {
+  if (--batch_depth_ > 0 || batch_records_ == 0) return;
+  const int owed = std::exchange(batch_records_, 0);
+  Header& h = *header_;
+  if (h.consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
+    h.put_seq.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(h.put_seq, h.holders_sleeping.load(std::memory_order_seq_cst) != 0 ? INT_MAX : owed);
+  }
 }
 
 bool MessageRing::put(std::span<const std::byte> message, Deadline deadline) {
@@ -380,7 +405,7 @@ bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic
   auto consume = [&](std::size_t record_bytes) {
     tail += record_bytes;
     h.tail.store(tail, std::memory_order_seq_cst);
-    wake_producers();
+    wake_producers(tail);
   };
   for (;;) {
     if (tail == head) {

@@ -106,29 +106,48 @@ ProcessPoolCore::~ProcessPoolCore() {
   gate_->core = nullptr;
 }
 
-void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
-                             bool continuation) {
-  std::shared_ptr<SharedBlock> body;
-  if (message.size() > config_.inline_limit) {
-    // In the arena, where every worker (forked or spawned) maps it.
-    const std::size_t n = message.size() - sizeof(TaskHeader);
-    body = std::make_shared<SharedBlock>(n);
-    std::memcpy(body->data(), message.data() + sizeof(TaskHeader), n);
-    TaskHeader h;
-    std::memcpy(&h, message.data(), sizeof h);
-    h.indirect = 1;
-    const IndirectBody ref{body->offset(), n};
-    message.resize(sizeof h + sizeof ref);
-    std::memcpy(message.data(), &h, sizeof h);
-    std::memcpy(message.data() + sizeof h, &ref, sizeof ref);
-  }
-  std::unique_lock lock(mu_);
+std::shared_ptr<SharedBlock> ProcessPoolCore::move_large_body(std::vector<std::byte>& message) const {
+  if (message.size() <= config_.inline_limit) return nullptr;
+  // In the arena, where every worker (forked or spawned) maps it.
+  const std::size_t n = message.size() - sizeof(TaskHeader);
+  auto body = std::make_shared<SharedBlock>(n);
+  std::memcpy(body->data(), message.data() + sizeof(TaskHeader), n);
+  TaskHeader h;
+  std::memcpy(&h, message.data(), sizeof h);
+  h.indirect = 1;
+  const IndirectBody ref{body->offset(), n};
+  message.resize(sizeof h + sizeof ref);
+  std::memcpy(message.data(), &h, sizeof h);
+  std::memcpy(message.data() + sizeof h, &ref, sizeof ref);
+  return body;
+}
+
+void ProcessPoolCore::check_accepting_locked(bool continuation) const {
   if (!broken_.empty()) std::rethrow_exception(broken_error());
   if (state_ == State::Terminated || (state_ == State::Closed && !continuation)) {
     if (!config_.closed_runtime_error.empty()) throw RuntimeError(config_.closed_runtime_error);
     throw ValueError("Pool not running");
   }
+}
+
+void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
+                             bool continuation) {
+  std::shared_ptr<SharedBlock> body = move_large_body(message);
+  std::unique_lock lock(mu_);
+  check_accepting_locked(continuation);
   pending_.push_back({job, index, std::move(message), std::move(body)});
+  feed_locked(lock);
+  if (config_.start_on_demand) adjust_process_count(lock);
+}
+
+void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::size_t first_index,
+                                   std::vector<std::vector<std::byte>>& messages) {
+  std::vector<std::shared_ptr<SharedBlock>> bodies(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) bodies[i] = move_large_body(messages[i]);
+  std::unique_lock lock(mu_);
+  check_accepting_locked(false);
+  for (std::size_t i = 0; i < messages.size(); ++i)
+    pending_.push_back({job, first_index + i, std::move(messages[i]), std::move(bodies[i])});
   feed_locked(lock);
   if (config_.start_on_demand) adjust_process_count(lock);
 }
@@ -178,6 +197,12 @@ void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
 // Moves pending tasks into the ring while there is room and credit. Never
 // blocks: a full ring leaves them pending until a result frees room.
 void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
+  // One wake-up call for the whole feed (MessageRing::begin_put_batch).
+  args_.tasks.begin_put_batch();
+  struct EndBatch {
+    MessageRing& ring;
+    ~EndBatch() { ring.end_put_batch(); }
+  } end_batch{args_.tasks};
   while (!pending_.empty() && in_flight_ < window_) {
     Pending& p = pending_.front();
     if (!p.job->chunk_starting(p.index)) {
@@ -689,7 +714,12 @@ std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t
   if (config_.start_on_demand) ++idle_;  // Python: _idle_worker_semaphore.release()
   if (config_.quick_in_flight > config_.max_in_flight) adapt_window_locked();
   if (e.loud) --loud_out_;
-  feed_locked(lock);
+  // Refilled by batches of a quarter window (at most kRefill): a refill per
+  // completion would put one task at a time into a ring the workers have
+  // emptied, and wake one of them for each.
+  constexpr std::size_t kRefill = 64;
+  if (in_flight_ == 0 || window_ - std::min(window_, in_flight_) >= std::clamp<std::size_t>(window_ / 4, 1, kRefill))
+    feed_locked(lock);
   return e;
 }
 

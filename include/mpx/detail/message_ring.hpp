@@ -81,6 +81,15 @@ class MessageRing {
   /// while this get waits between messages; see interrupt_consumers().
   bool get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort = nullptr);
 
+  /// While a batch is open on this handle, puts wake no consumer; closing
+  /// it wakes up to as many sleeping consumers as records were put, with one
+  /// system call. For one thread putting many messages in a row under a lock
+  /// of its own: waking per message, each put finds the consumer it woke not
+  /// yet running, still counted asleep, and wakes again (a system call each).
+  /// The batch belongs to this handle, not to the ring: one thread at a time.
+  void begin_put_batch() noexcept { ++batch_depth_; }
+  void end_put_batch() noexcept;
+
   /// Wakes the consumers sleeping in get(), so that one whose `abort` word
   /// was just set returns. Costs nothing while none sleeps.
   void interrupt_consumers() noexcept { wake_consumers(); }
@@ -145,7 +154,7 @@ class MessageRing {
                       std::uint32_t msg_seq, std::uint32_t total);
   std::uint64_t checked_head(std::uint64_t tail) const;
   void wake_consumers();
-  void wake_producers();
+  void wake_producers(std::uint64_t tail);
 
   RingOptions options_;
   std::size_t capacity_ = 0;      // from this process's handle, never from shared memory
@@ -163,6 +172,8 @@ class MessageRing {
   std::uint64_t tail_seen_ = 0;  // under put_lock_
   std::uint64_t got_seen_ = 0;   // under put_lock_: msgs_got, for maxsize
   std::uint64_t head_seen_ = 0;  // under get_lock_
+  int batch_depth_ = 0;          // begin_put_batch() calls not yet ended
+  int batch_records_ = 0;        // records published in the batch, their wakes owed
 };
 
 }  // namespace mpx::detail

@@ -55,6 +55,27 @@ class ProcessBackend {
              It last, bool continuation = false) {
     core_->submit(job, index, make_chunk_message<Star, Item>(f, timeout, first, last), continuation);
   }
+  /// Every chunk of a map, in order. Handed to the core a batch at a time:
+  /// one lock and one feed per batch, not per chunk (chunksize=1 sends a
+  /// message per item, and the workers, woken per message, would spend more
+  /// on wake-ups than on the items).
+  template <bool Star, class Item, class F, class Items, class Job>
+  void chunks(const std::shared_ptr<Job>& job, F& f, std::chrono::nanoseconds timeout, const Items& items,
+              const Chunking& chunking) {
+    constexpr std::size_t kBatch = 256;
+    std::vector<std::vector<std::byte>> batch;
+    batch.reserve(std::min(kBatch, chunking.count()));
+    for (std::size_t c = 0; c < chunking.count();) {
+      const std::size_t first_index = c;
+      batch.clear();
+      for (; c < chunking.count() && batch.size() < kBatch; ++c) {
+        auto first = items.begin() + static_cast<std::ptrdiff_t>(chunking.first(c));
+        auto last = first + static_cast<std::ptrdiff_t>(chunking.length(c));
+        batch.push_back(make_chunk_message<Star, Item>(f, timeout, first, last));
+      }
+      core_->submit_batch(job, first_index, batch);
+    }
+  }
   /// An imap that reads its input lazily begins / ends: close() waits for it.
   void open_feed() { core_->open_feed(); }
   void close_feed() noexcept { core_->close_feed(); }
@@ -120,6 +141,16 @@ class ThreadBackend {
                 },
                 [job, index](std::exception_ptr e) { job->chunk_failed(index, e); }},
            continuation);
+  }
+  /// Every chunk of a map, in order.
+  template <bool Star, class Item, class F, class Items, class Job>
+  void chunks(const std::shared_ptr<Job>& job, F& f, std::chrono::nanoseconds timeout, const Items& items,
+              const Chunking& chunking) {
+    for (std::size_t c = 0; c < chunking.count(); ++c) {
+      auto first = items.begin() + static_cast<std::ptrdiff_t>(chunking.first(c));
+      auto last = first + static_cast<std::ptrdiff_t>(chunking.length(c));
+      chunk<Star, Item>(job, c, f, timeout, first, last);
+    }
   }
   std::chrono::nanoseconds timeout_of(const std::optional<std::chrono::nanoseconds>& asked) const;
   void open_feed();

@@ -234,6 +234,10 @@ class ProcessPoolCore {
   /// `continuation`: more of an imap already under way, taken after close().
   void submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
               bool continuation = false);
+  /// submit() of chunks first_index, first_index + 1... of `job`, under
+  /// one lock (the messages are moved from).
+  void submit_batch(const std::shared_ptr<PoolJob>& job, std::size_t first_index,
+                    std::vector<std::vector<std::byte>>& messages);
   /// An imap reading its input lazily begins / ends: the task ring stays
   /// open after close() until the last one ends.
   void open_feed();
@@ -285,6 +289,10 @@ class ProcessPoolCore {
   void adjust_process_count(std::unique_lock<std::mutex>& lock);
   void feed_locked(std::unique_lock<std::mutex>& lock);
   void adapt_window_locked();
+  /// A message larger than inline_limit moves into a block of the arena.
+  std::shared_ptr<SharedBlock> move_large_body(std::vector<std::byte>& message) const;
+  /// Throws what submit throws when the pool takes no more.
+  void check_accepting_locked(bool continuation) const;
   bool put_locked(std::uint64_t id, std::vector<std::byte>& message);
   void result_loop();
   void supervisor_loop();
