@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "mpx/detail/message_ring.hpp"
 #include "mpx/process.hpp"
 #include "mpx/sharedctypes.hpp"
 #include "mpx/threading.hpp"
@@ -291,6 +293,73 @@ TEST(Queue, WrapsAroundTheRingManyTimes) {
     ASSERT_EQ(s, std::string(static_cast<std::size_t>(i % 700), static_cast<char>('a' + i % 26)));
   }
   join_ok(producer);
+}
+
+// The pool's feed: one thread puts bursts inside a put batch (one wake-up
+// call for the burst, waking up to as many sleepers as records), consumers
+// in two processes wait unlocked between bursts. Every message arrives once,
+// whatever burst it came in; nested batches wake at the outer end.
+TEST(MessageRing, PutBatchesReachConsumersInOtherProcesses) {
+  using mpx::detail::Deadline;
+  mpx::detail::MessageRing tasks({.ring_bytes = 1 << 16, .wait_unlocked = true});
+  mpx::detail::MessageRing done({.ring_bytes = 1 << 16});
+  constexpr int kBursts = 200;
+  constexpr int kMessages = kBursts * (kBursts + 1) / 2;
+  auto consumer = [&] {
+    for (;;) {
+      int value = 0;
+      try {
+        if (!tasks.get(Deadline::after(30s), [](void* ctx, std::span<const std::byte> m) {
+              std::memcpy(ctx, m.data(), sizeof(int));
+            }, &value))
+          mpx::exit(2);
+      } catch (const mpx::Closed&) {
+        return;
+      }
+      done.put(std::as_bytes(std::span(&value, 1)), Deadline::never());
+    }
+  };
+  mpx::Process a(consumer), b(consumer);
+  a.start();
+  b.start();
+  std::vector<int> seen(kMessages, 0);
+  int next = 0;
+  for (int burst = 1; burst <= kBursts; ++burst) {
+    tasks.begin_put_batch();
+    tasks.begin_put_batch();  // nested: only the outer end wakes
+    for (int i = 0; i < burst; ++i, ++next) tasks.put(std::as_bytes(std::span(&next, 1)), Deadline::never());
+    tasks.end_put_batch();
+    tasks.end_put_batch();
+    // The burst is taken before the next: the consumers go back to waiting.
+    for (int i = 0; i < burst; ++i) {
+      int value = -1;
+      ASSERT_TRUE(done.get(Deadline::after(30s), [](void* ctx, std::span<const std::byte> m) {
+        std::memcpy(ctx, m.data(), sizeof(int));
+      }, &value));
+      ASSERT_GE(value, 0);
+      ASSERT_LT(value, kMessages);
+      ++seen[static_cast<std::size_t>(value)];
+    }
+  }
+  tasks.close();
+  join_ok(a);
+  join_ok(b);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), kMessages);
+}
+
+// A producer short of room is woken once half the ring is free, not per
+// message taken: it must still get every message through, in order, over a
+// ring far smaller than what it puts (and with maxsize, at once).
+TEST(MessageRing, AProducerWaitingForRoomGoesOnAsTheConsumerDrains) {
+  for (std::uint32_t maxsize : {0u, 3u}) {
+    mpx::Queue<std::string> q(static_cast<int>(maxsize), {.ring_bytes = 4096});
+    mpx::Process producer([&] {
+      for (int i = 0; i < 3000; ++i) q.put(std::string(static_cast<std::size_t>(100 + i % 300), 'x'));
+    });
+    producer.start();
+    for (int i = 0; i < 3000; ++i) ASSERT_EQ(q.get(30s).size(), static_cast<std::size_t>(100 + i % 300));
+    join_ok(producer);
+  }
 }
 
 TEST(SimpleQueue, GetPutEmptyClose) {

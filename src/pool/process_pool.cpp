@@ -194,9 +194,19 @@ void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
   std::rethrow_exception(error);
 }
 
+namespace {
+// How much work the widened window lets wait in the ring, at the rate calls
+// have been completing.
+constexpr std::int64_t kQueuedWorkNs = 200'000;
+}  // namespace
+
 // Moves pending tasks into the ring while there is room and credit. Never
 // blocks: a full ring leaves them pending until a result frees room.
 void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
+  // A window widened by quick calls (adapt_window_locked) holds only while
+  // they keep completing: calls submitted after a pause get Python's.
+  if (window_ > config_.max_in_flight && pool::steady_ns() - last_completion_ns_ > kQueuedWorkNs)
+    window_ = config_.max_in_flight;
   // One wake-up call for the whole feed (MessageRing::begin_put_batch).
   args_.tasks.begin_put_batch();
   struct EndBatch {
@@ -681,12 +691,6 @@ bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
   wake_result_thread_locked();
   return false;
 }
-
-namespace {
-// How much work the widened window lets wait in the ring, at the rate calls
-// have been completing.
-constexpr std::int64_t kQueuedWorkNs = 200'000;
-}  // namespace
 
 // An executor's window is Python's: the max_workers calls running and
 // max_workers + 1 queued (the rest stay cancellable). With calls that take
