@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -178,6 +179,30 @@ TEST(ProcessPoolExecutor, MaxTasksPerChildUsesSpawnAndReplacesWorkers) {
   std::set<int> pids;
   for (int i = 0; i < 4; ++i) pids.insert(ex.submit(my_pid).result(20s));
   EXPECT_EQ(pids.size(), 2u);
+}
+
+// Spawned workers start on demand (Python 3.9+): one per submit that finds
+// none idle. A done callback runs on the result thread, which must not wait
+// for a worker to start (the supervisor may be waiting for it to read): its
+// submit asks for one and returns.
+TEST(ProcessPoolExecutor, SpawnWorkersStartOnDemandAlsoFromACallback) {
+  fut::ProcessPoolExecutor ex({.max_workers = 2, .mp_context = mpx::get_context("spawn")});
+  EXPECT_TRUE(ex.processes().empty());
+  auto first = ex.submit(square, 2);
+  EXPECT_EQ(ex.processes().size(), 1u);
+  std::vector<fut::Future<int>> more;
+  std::promise<void> submitted;
+  first.add_done_callback([&](fut::Future<int>&) {
+    more.push_back(ex.submit(square, 3));  // takes the idle worker
+    more.push_back(ex.submit(square, 4));  // none idle: asks for a second
+    submitted.set_value();
+  });
+  EXPECT_EQ(first.result(20s), 4);
+  ASSERT_EQ(submitted.get_future().wait_for(20s), std::future_status::ready);
+  ex.shutdown();  // waits for the calls the callback made
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].result(), 9);
+  EXPECT_EQ(more[1].result(), 16);
 }
 
 TEST(ProcessPoolExecutor, ShutdownWaitsForQueuedCalls) {

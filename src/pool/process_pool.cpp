@@ -152,6 +152,13 @@ void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::siz
   if (config_.start_on_demand) adjust_process_count(lock);
 }
 
+namespace {
+// The pool whose results this thread reads now (the result thread, or a
+// helper): a wait from inside (a callback) must not try to help again, nor
+// wait for a worker to start (the supervisor may be waiting for it to read).
+thread_local const ProcessPoolCore* t_reading = nullptr;
+}  // namespace
+
 // Python's _adjust_process_count: an idle worker takes the task, else one
 // more starts (up to `processes`). The supervisor starts it (it must be the
 // parent thread of every worker); the submit waits, so that the worker
@@ -170,6 +177,7 @@ void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
   const std::uint32_t i = *free_slot;
   workers_[i].starting = true;
   wake_supervisor();
+  if (t_reading == this) return;  // a callback's submit: the worker comes soon after
   workers_changed_.wait(lock, [&] { return !workers_[i].starting; });
   if (workers_[i].alive || !demand_error_) return;
   std::exception_ptr error = std::exchange(demand_error_, nullptr);
@@ -506,9 +514,6 @@ void ProcessPoolCore::handle_death(std::uint32_t index, std::optional<int> exitc
 // ---- the result thread ------------------------------------------------------
 
 namespace {
-// The pool whose results this thread reads now (the result thread, or a
-// helper): a wait from inside (a callback) must not try to help again.
-thread_local const ProcessPoolCore* t_reading = nullptr;
 // How long the result thread leaves unread results to a helper that may come.
 constexpr auto kPark = std::chrono::milliseconds(1);
 }  // namespace
