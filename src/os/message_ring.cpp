@@ -230,7 +230,9 @@ void MessageRing::publish_record(std::uint64_t& head, std::span<const std::byte>
 }
 
 void MessageRing::end_put_batch() noexcept {
-  if (--batch_depth_ > 0 || batch_records_ == 0) return;
+  if (--batch_depth_ > 0) return;
+  if (std::exchange(batch_holds_lock_, false)) put_lock_.release();
+  if (batch_records_ == 0) return;
   const int owed = std::exchange(batch_records_, 0);
   Header& h = *header_;
   if (h.consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
@@ -246,12 +248,20 @@ bool MessageRing::put(std::span<const std::byte> message, Deadline deadline) {
   }
   Header& h = *header_;
   if (h.closed.load(std::memory_order_acquire) != 0) throw ValueError("Queue is closed");
-  if (!put_lock_.acquire_until(deadline)) return false;
+  // In a put batch the lock is taken once, and let go by end_put_batch().
+  const bool batch_holds = batch_depth_ > 0 && batch_holds_lock_;
+  if (!batch_holds) {
+    if (!put_lock_.acquire_until(deadline)) return false;
+    if (put_lock_.owner_died()) {
+      // The last producer died mid-message: its fragments are dropped by the
+      // consumers when this message's FIRST record arrives.
+      h.writer_pid.store(0, std::memory_order_relaxed);
+    }
+  }
   std::unique_lock hold(put_lock_, std::adopt_lock);
-  if (put_lock_.owner_died()) {
-    // The last producer died mid-message: its fragments are dropped by the
-    // consumers when this message's FIRST record arrives.
-    h.writer_pid.store(0, std::memory_order_relaxed);
+  if (batch_depth_ > 0) {
+    batch_holds_lock_ = true;
+    hold.release();
   }
   const std::uint32_t me = this_pid();
   const std::uint32_t seq = h.next_msg_seq++;

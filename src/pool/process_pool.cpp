@@ -50,25 +50,35 @@ std::string worker_name(const std::string& method, int n) {
 
 }  // namespace
 
-const std::vector<std::byte>& cached_code_prefix(const void* trampoline, const void* function) {
+void append_code_prefix(std::vector<std::byte>& out, const void* trampoline, const void* function) {
+  // Trivially destructible, so that no thread-exit destructor runs before a
+  // submit from an atexit function (this thread's cache would be gone).
   struct Entry {
-    const void* trampoline = nullptr;
-    const void* function = nullptr;
-    std::vector<std::byte> prefix;
+    const void* trampoline;
+    const void* function;
+    std::size_t size;
+    std::byte bytes[480];
   };
-  thread_local std::array<Entry, 8> cache;
+  thread_local std::array<Entry, 4> cache{};
   thread_local unsigned next = 0;
-  for (auto& e : cache) {
-    if (e.trampoline == trampoline && e.function == function && e.trampoline != nullptr) return e.prefix;
+  for (const auto& e : cache) {
+    if (e.trampoline == trampoline && e.function == function && e.size != 0) {
+      out.insert(out.end(), e.bytes, e.bytes + e.size);
+      return;
+    }
   }
+  const std::size_t at = out.size();
+  {
+    SpanOut ar(out);
+    ar(code_ref(trampoline), code_ref(function));
+  }
+  const std::size_t size = out.size() - at;
+  if (size > sizeof(Entry::bytes)) return;  // object paths too long to keep: encoded each time
   Entry& e = cache[next++ % cache.size()];
-  e.trampoline = nullptr;  // until the prefix is whole: code_ref may throw
-  e.prefix.clear();
-  SpanOut ar(e.prefix);
-  ar(code_ref(trampoline), code_ref(function));
   e.trampoline = trampoline;
   e.function = function;
-  return e.prefix;
+  e.size = size;
+  std::memcpy(e.bytes, out.data() + at, size);
 }
 
 ProcessPoolCore::ProcessPoolCore(ProcessPoolConfig config) : config_(std::move(config)) {
@@ -641,7 +651,7 @@ void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
     gate_->turned_away.store(0, std::memory_order_relaxed);
   }
   t_reading = this;
-  thread_local std::vector<std::byte> message;
+  std::vector<std::byte> message;  // not thread_local: a wait from an atexit function comes after those are gone
   bool handed_over = false;
   try {
     while (!f.done() && read_result(deadline, message, nullptr)) {

@@ -87,6 +87,8 @@ class MessageRing {
   /// of its own: waking per message, each put finds the consumer it woke not
   /// yet running, still counted asleep, and wakes again (a system call each).
   /// The batch belongs to this handle, not to the ring: one thread at a time.
+  /// It also keeps the producers' lock from its first put to its end: other
+  /// producers wait for the whole batch.
   void begin_put_batch() noexcept { ++batch_depth_; }
   void end_put_batch() noexcept;
 
@@ -174,6 +176,7 @@ class MessageRing {
   std::uint64_t head_seen_ = 0;  // under get_lock_
   int batch_depth_ = 0;          // begin_put_batch() calls not yet ended
   int batch_records_ = 0;        // records published in the batch, their wakes owed
+  bool batch_holds_lock_ = false;  // the batch took put_lock_ at its first put
 };
 
 }  // namespace mpx::detail

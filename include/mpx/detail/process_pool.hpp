@@ -133,25 +133,23 @@ struct IndirectBody {
 /// (pool.hpp), found again in the worker by its code offset.
 using PoolTrampoline = void (*)(const void* function, std::span<const std::byte> args, std::vector<std::byte>& out);
 
-/// The encoded code identities of (trampoline, function): what follows the
-/// header in every task message. Cached per thread for the last few pairs
-/// (a map() ships the same function thousands of times; encoding its two
-/// object paths each time cost more than the call). The reference is valid
-/// until this thread's next call.
-const std::vector<std::byte>& cached_code_prefix(const void* trampoline, const void* function);
+/// Appends the encoded code identities of (trampoline, function) to `out`:
+/// what follows the header in every task message. Cached per thread for the
+/// last few pairs (a map() ships the same function thousands of times;
+/// encoding its two object paths each time cost more than the call).
+void append_code_prefix(std::vector<std::byte>& out, const void* trampoline, const void* function);
 
 /// Encodes a task: header, the two code identities, then the args from `encode_args`.
 template <class EncodeArgs>
 std::vector<std::byte> make_task_message(const void* trampoline, const void* function,
                                          std::chrono::nanoseconds timeout, EncodeArgs&& encode_args) {
-  const std::vector<std::byte>& prefix = cached_code_prefix(trampoline, function);
   std::vector<std::byte> out;
-  out.reserve(sizeof(TaskHeader) + prefix.size() + 64);
+  out.reserve(sizeof(TaskHeader) + 192);
   out.resize(sizeof(TaskHeader));
   TaskHeader h;
   h.timeout_ns = timeout.count() > 0 ? timeout.count() : 0;
   std::memcpy(out.data(), &h, sizeof h);
-  out.insert(out.end(), prefix.begin(), prefix.end());
+  append_code_prefix(out, trampoline, function);
   SpanOut ar(out);
   encode_args(ar);
   return out;
