@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -336,6 +337,30 @@ TEST(Pool, TerminateFailsWhatWasQueuedOrRunning) {
   EXPECT_THROW(queued.get(10s), mpx::ProcessError);
   EXPECT_THROW(pool.apply_async(square, 1), mpx::ValueError);
   EXPECT_TRUE(pool.workers().empty());
+}
+
+// map() feeds the ring from its caller's thread as completions make room
+// (at most about two batches of messages wait in the parent). A terminate()
+// from another thread must end that feeding too, not leave map() waiting
+// for room that never comes.
+TEST(Pool, TerminateEndsAMapWhoseCallerIsFeeding) {
+  mpx::Pool pool(1);
+  std::vector<int> items(100000, 0);  // more than the ring holds: the caller feeds
+  auto mapping = std::async(std::launch::async, [&] {
+    try {
+      pool.map({.chunksize = 1}, hang, items);
+    } catch (const mpx::ProcessError&) {  // terminated while feeding or waiting
+      return true;
+    } catch (const mpx::ValueError&) {  // terminated between two batches: "Pool not running"
+      return true;
+    }
+    return false;
+  });
+  auto first = pool.apply_async(square, 3);  // queued behind the map's first batch
+  (void)first;
+  pool.terminate();
+  ASSERT_EQ(mapping.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(mapping.get());
 }
 
 TEST(Pool, DestructionTerminatesLikeWith) {

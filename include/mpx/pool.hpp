@@ -289,11 +289,11 @@ class BasicPool {
   /// Throws: the first failed chunk's exception (WorkerLost, TimeoutError...).
   template <class F, std::ranges::input_range Range>
   auto map(F&& f, Range&& items) {
-    return submit_map<false>({}, f, std::forward<Range>(items)).get_moved();
+    return submit_map<false>({}, f, std::forward<Range>(items), true).get_moved();
   }
   template <class F, std::ranges::input_range Range>
   auto map(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, false>>> options, F&& f, Range&& items) {
-    return submit_map<false>(std::move(options), f, std::forward<Range>(items)).get_moved();
+    return submit_map<false>(std::move(options), f, std::forward<Range>(items), true).get_moved();
   }
   /// Python: map_async(func, iterable, chunksize=None, callback=None, error_callback=None).
   template <class F, std::ranges::input_range Range>
@@ -308,12 +308,12 @@ class BasicPool {
   /// Python: starmap(func, iterable) — func(*item) for tuple-like items.
   template <class F, std::ranges::input_range Range>
   auto starmap(F&& f, Range&& items) {
-    return submit_map<true>({}, f, std::forward<Range>(items)).get_moved();
+    return submit_map<true>({}, f, std::forward<Range>(items), true).get_moved();
   }
   template <class F, std::ranges::input_range Range>
   auto starmap(std::type_identity_t<MapOptions<detail::pool_item_result<F, Range, true>>> options, F&& f,
                Range&& items) {
-    return submit_map<true>(std::move(options), f, std::forward<Range>(items)).get_moved();
+    return submit_map<true>(std::move(options), f, std::forward<Range>(items), true).get_moved();
   }
   /// Python: starmap_async(func, iterable, chunksize=None, callback=None, error_callback=None).
   template <class F, std::ranges::input_range Range>
@@ -400,13 +400,17 @@ class BasicPool {
 
   template <bool Star, class F, class Items, class Job>
   void send_chunks(F& f, const Items& items, const detail::Chunking& chunks, std::chrono::nanoseconds timeout,
-                   const std::shared_ptr<Job>& job) {
+                   const std::shared_ptr<Job>& job, bool caller_waits) {
     using Item = typename Items::value_type;
-    backend_.template chunks<Star, Item>(job, f, timeout, items, chunks);
+    backend_.template chunks<Star, Item>(job, f, timeout, items, chunks, caller_waits);
   }
 
   template <bool Star, class F, class Range>
-  auto submit_map(MapOptions<detail::pool_item_result<F, Range, Star>> options, F& f, Range&& range) {
+  // `caller_waits`: map() and starmap(), whose caller waits for the results
+  // anyway, feed the workers themselves as the ring drains (map_async
+  // returns at once: the pool feeds its chunks).
+  auto submit_map(MapOptions<detail::pool_item_result<F, Range, Star>> options, F& f, Range&& range,
+                  bool caller_waits = false) {
     using Item = std::ranges::range_value_t<Range>;
     static_assert(item_travels<Star, F, Item>());
     using V = detail::ValueOf<detail::pool_item_result<F, Range, Star>>;
@@ -416,7 +420,7 @@ class BasicPool {
     auto job = std::make_shared<detail::MapJob<V>>(future, chunks, std::move(options.callback),
                                                    std::move(options.error_callback), options.progress);
     job->finish_if_empty();
-    send_chunks<Star>(f, items, chunks, backend_.timeout_of(options.timeout), job);
+    send_chunks<Star>(f, items, chunks, backend_.timeout_of(options.timeout), job, caller_waits);
     return Submitted<V>{std::move(future)};
   }
 

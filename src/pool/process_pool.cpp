@@ -116,6 +116,13 @@ ProcessPoolCore::~ProcessPoolCore() {
   gate_->core = nullptr;
 }
 
+namespace {
+// The pool whose results this thread reads now (the result thread, or a
+// helper): a wait from inside (a callback) must not try to help again, nor
+// wait for a worker to start (the supervisor may be waiting for it to read).
+thread_local const ProcessPoolCore* t_reading = nullptr;
+}  // namespace
+
 std::shared_ptr<SharedBlock> ProcessPoolCore::move_large_body(std::vector<std::byte>& message) const {
   if (message.size() <= config_.inline_limit) return nullptr;
   // In the arena, where every worker (forked or spawned) maps it.
@@ -151,7 +158,7 @@ void ProcessPoolCore::submit(const std::shared_ptr<PoolJob>& job, std::size_t in
 }
 
 void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::size_t first_index,
-                                   std::vector<std::vector<std::byte>>& messages) {
+                                   std::vector<std::vector<std::byte>>& messages, bool feed_here) {
   std::vector<std::shared_ptr<SharedBlock>> bodies(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) bodies[i] = move_large_body(messages[i]);
   std::unique_lock lock(mu_);
@@ -160,14 +167,19 @@ void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::siz
     pending_.push_back({job, first_index + i, std::move(messages[i]), std::move(bodies[i])});
   feed_locked(lock);
   if (config_.start_on_demand) adjust_process_count(lock);
+  // The reading thread (a callback's map) must not wait for itself to read.
+  if (!feed_here || t_reading == this) return;
+  // Feed what is pending as completions make room, until no more than
+  // this batch waits: the result thread is left to read (it would feed
+  // otherwise, a put per task on the thread every result goes through).
+  const std::size_t keep = messages.size();
+  ++feeders_;
+  while (pending_.size() > keep && state_ != State::Terminated && broken_.empty()) {
+    feeder_cv_.wait(lock);
+    feed_locked(lock);
+  }
+  --feeders_;
 }
-
-namespace {
-// The pool whose results this thread reads now (the result thread, or a
-// helper): a wait from inside (a callback) must not try to help again, nor
-// wait for a worker to start (the supervisor may be waiting for it to read).
-thread_local const ProcessPoolCore* t_reading = nullptr;
-}  // namespace
 
 // Python's _adjust_process_count: an idle worker takes the task, else one
 // more starts (up to `processes`). The supervisor starts it (it must be the
@@ -225,6 +237,7 @@ void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
   // they keep completing: calls submitted after a pause get Python's.
   if (window_ > config_.max_in_flight && pool::steady_ns() - last_completion_ns_ > kQueuedWorkNs)
     window_ = config_.max_in_flight;
+  completions_since_feed_ = 0;
   // One wake-up call for the whole feed (MessageRing::begin_put_batch).
   args_.tasks.begin_put_batch();
   struct EndBatch {
@@ -267,7 +280,7 @@ bool ProcessPoolCore::put_locked(std::uint64_t id, std::vector<std::byte>& messa
   std::memcpy(&h, message.data(), sizeof h);
   h.id = id;
   std::memcpy(message.data(), &h, sizeof h);
-  return args_.tasks.put(message, Deadline::now());
+  return args_.tasks.put(message, Deadline::passed());
 }
 
 void ProcessPoolCore::close() {
@@ -294,6 +307,7 @@ void ProcessPoolCore::terminate(std::exception_ptr why) {
     std::unique_lock lock(mu_);
     if (state_ == State::Terminated) return;
     state_ = State::Terminated;
+    feeder_cv_.notify_all();
     terminated_why_ = why ? why : std::make_exception_ptr(ProcessError("the pool was terminated"));
     terminate_deadline_ = Deadline::after(std::chrono::seconds(1));
     pool::header(args_.control).terminating.store(1, std::memory_order_seq_cst);
@@ -733,12 +747,18 @@ std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t
   if (config_.start_on_demand) ++idle_;  // Python: _idle_worker_semaphore.release()
   if (config_.quick_in_flight > config_.max_in_flight) adapt_window_locked();
   if (e.loud) --loud_out_;
-  // Refilled by batches of a quarter window (at most kRefill): a refill per
-  // completion would put one task at a time into a ring the workers have
-  // emptied, and wake one of them for each.
+  // Refilled every quarter window of completions (at most kRefill): a
+  // refill per completion would put one task at a time into a ring the
+  // workers have emptied, and wake one of them for each.
   constexpr std::size_t kRefill = 64;
-  if (in_flight_ == 0 || window_ - std::min(window_, in_flight_) >= std::clamp<std::size_t>(window_ / 4, 1, kRefill))
-    feed_locked(lock);
+  if (in_flight_ == 0 || ++completions_since_feed_ >= std::clamp<std::size_t>(window_ / 4, 1, kRefill)) {
+    completions_since_feed_ = 0;
+    if (feeders_ > 0) {
+      feeder_cv_.notify_one();  // a map's caller feeds (submit_batch)
+    } else {
+      feed_locked(lock);
+    }
+  }
   return e;
 }
 
@@ -824,6 +844,7 @@ void ProcessPoolCore::fail_everything(const std::exception_ptr& why) {
     std::lock_guard lock(mu_);
     table.swap(table_);
     pending.swap(pending_);
+    feeder_cv_.notify_all();
     in_flight_ = 0;
     loud_out_ = 0;
   }

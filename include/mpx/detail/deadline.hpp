@@ -21,6 +21,9 @@ class Deadline {
   static constexpr Deadline never() noexcept { return Deadline(kNever); }
   /// Already expired: poll once, do not wait.
   static Deadline now() noexcept { return Deadline(now_ns()); }
+  /// Already passed, without reading the clock: "do not wait" for a call
+  /// that tries first and looks at the deadline only if it must wait.
+  static constexpr Deadline passed() noexcept { return Deadline(0); }
 
   /// `timeout` from now; a negative timeout is treated as zero (Python does the same).
   template <class Rep, class Period>

@@ -58,10 +58,11 @@ class ProcessBackend {
   /// Every chunk of a map, in order. Handed to the core a batch at a time:
   /// one lock and one feed per batch, not per chunk (chunksize=1 sends a
   /// message per item, and the workers, woken per message, would spend more
-  /// on wake-ups than on the items).
+  /// on wake-ups than on the items). `caller_waits`: this thread feeds the
+  /// ring itself, a batch ahead (ProcessPoolCore::submit_batch).
   template <bool Star, class Item, class F, class Items, class Job>
   void chunks(const std::shared_ptr<Job>& job, F& f, std::chrono::nanoseconds timeout, const Items& items,
-              const Chunking& chunking) {
+              const Chunking& chunking, bool caller_waits) {
     constexpr std::size_t kBatch = 256;
     std::vector<std::vector<std::byte>> batch;
     batch.reserve(std::min(kBatch, chunking.count()));
@@ -73,7 +74,7 @@ class ProcessBackend {
         auto last = first + static_cast<std::ptrdiff_t>(chunking.length(c));
         batch.push_back(make_chunk_message<Star, Item>(f, timeout, first, last));
       }
-      core_->submit_batch(job, first_index, batch);
+      core_->submit_batch(job, first_index, batch, caller_waits);
     }
   }
   /// An imap that reads its input lazily begins / ends: close() waits for it.
@@ -145,7 +146,7 @@ class ThreadBackend {
   /// Every chunk of a map, in order.
   template <bool Star, class Item, class F, class Items, class Job>
   void chunks(const std::shared_ptr<Job>& job, F& f, std::chrono::nanoseconds timeout, const Items& items,
-              const Chunking& chunking) {
+              const Chunking& chunking, bool /*caller_waits*/) {
     for (std::size_t c = 0; c < chunking.count(); ++c) {
       auto first = items.begin() + static_cast<std::ptrdiff_t>(chunking.first(c));
       auto last = first + static_cast<std::ptrdiff_t>(chunking.length(c));

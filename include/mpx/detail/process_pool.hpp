@@ -233,9 +233,11 @@ class ProcessPoolCore {
   void submit(const std::shared_ptr<PoolJob>& job, std::size_t index, std::vector<std::byte> message,
               bool continuation = false);
   /// submit() of chunks first_index, first_index + 1... of `job`, under
-  /// one lock (the messages are moved from).
+  /// one lock (the messages are moved from). `feed_here`: this thread then
+  /// feeds the ring itself until at most about a batch is left waiting
+  /// (Python's task handler thread, played by a caller that waits anyway).
   void submit_batch(const std::shared_ptr<PoolJob>& job, std::size_t first_index,
-                    std::vector<std::vector<std::byte>>& messages);
+                    std::vector<std::vector<std::byte>>& messages, bool feed_here = false);
   /// An imap reading its input lazily begins / ends: the task ring stays
   /// open after close() until the last one ends.
   void open_feed();
@@ -319,6 +321,9 @@ class ProcessPoolCore {
   std::deque<Pending> pending_;  // not yet sent
   std::uint64_t next_id_ = 1;
   std::size_t in_flight_ = 0;
+  int feeders_ = 0;                       // submit_batch callers waiting to feed
+  std::size_t completions_since_feed_ = 0;  // take_locked refills every so many
+  std::condition_variable feeder_cv_;     // room for them
   std::size_t window_ = 0;                // in flight allowed now: max_in_flight, more while calls are quick
   std::int64_t last_completion_ns_ = 0;   // adapt_window's clock
   std::int64_t completion_gap_ns_ = 0;    // its moving average of the time between completions
