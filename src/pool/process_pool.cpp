@@ -41,6 +41,17 @@ std::exception_ptr decode_remote(std::span<const std::byte> payload) {
   }
 }
 
+// An error's message, for a BrokenProcessPool that names its cause.
+std::string what_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 std::string worker_name(const std::string& method, int n) {
   std::string prefix = method.empty() ? get_start_method() : method;
   prefix[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(prefix[0])));
@@ -207,15 +218,7 @@ void ProcessPoolCore::adjust_process_count(std::unique_lock<std::mutex>& lock) {
   for (const auto& w : workers_) none_left = none_left && !w.alive && !w.starting;
   if (none_left) {
     // Nothing would ever run what is queued: the pool is broken.
-    std::string what;
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-      what = "unknown error";
-    }
-    if (broken_.empty()) broken_ = "A child process could not be started: " + what;
+    if (broken_.empty()) broken_ = "A child process could not be started: " + what_of(error);
     std::exception_ptr broken = broken_error();
     lock.unlock();
     terminate(broken);
@@ -813,15 +816,7 @@ void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
       break;
     }
     case pool::kInitFailed: {
-      std::exception_ptr cause = decode_exception();
-      std::string what;
-      try {
-        std::rethrow_exception(cause);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-        what = "unknown exception";
-      }
+      const std::string what = what_of(decode_exception());
       std::exception_ptr broken;
       {
         std::lock_guard lock(mu_);
