@@ -13,11 +13,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <numeric>
 #include <set>

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -309,9 +309,9 @@ TEST(MessageRing, PutBatchesReachConsumersInOtherProcesses) {
     for (;;) {
       int value = 0;
       try {
-        if (!tasks.get(Deadline::after(30s), [](void* ctx, std::span<const std::byte> m) {
-              std::memcpy(ctx, m.data(), sizeof(int));
-            }, &value))
+        if (!tasks.get(
+                Deadline::after(30s),
+                [](void* ctx, std::span<const std::byte> m) { std::memcpy(ctx, m.data(), sizeof(int)); }, &value))
           mpx::exit(2);
       } catch (const mpx::Closed&) {
         return;
@@ -333,9 +333,9 @@ TEST(MessageRing, PutBatchesReachConsumersInOtherProcesses) {
     // The burst is taken before the next: the consumers go back to waiting.
     for (int i = 0; i < burst; ++i) {
       int value = -1;
-      ASSERT_TRUE(done.get(Deadline::after(30s), [](void* ctx, std::span<const std::byte> m) {
-        std::memcpy(ctx, m.data(), sizeof(int));
-      }, &value));
+      ASSERT_TRUE(done.get(
+          Deadline::after(30s),
+          [](void* ctx, std::span<const std::byte> m) { std::memcpy(ctx, m.data(), sizeof(int)); }, &value));
       ASSERT_GE(value, 0);
       ASSERT_LT(value, kMessages);
       ++seen[static_cast<std::size_t>(value)];

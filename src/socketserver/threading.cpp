@@ -1,6 +1,6 @@
 // Threading: Python's ThreadingMixIn — a thread per request.
-#include "mpx/socketserver.hpp"
 #include <sys/socket.h>
+#include "mpx/socketserver.hpp"
 
 #include "socketserver/thread_set.hpp"
 

@@ -185,7 +185,6 @@ inline std::vector<long> pow_ref(int n) {
   return out;
 }
 
-
 }  // namespace mpx::test::fpc
 
 using namespace mpx::test::fpc;

@@ -171,11 +171,11 @@ class MessageRing {
   // is always safe (it underestimates room or data); each is touched only
   // under its side's lock, and lives in this process, out of reach of a
   // corrupted segment.
-  std::uint64_t tail_seen_ = 0;  // under put_lock_
-  std::uint64_t got_seen_ = 0;   // under put_lock_: msgs_got, for maxsize
-  std::uint64_t head_seen_ = 0;  // under get_lock_
-  int batch_depth_ = 0;          // begin_put_batch() calls not yet ended
-  int batch_records_ = 0;        // records published in the batch, their wakes owed
+  std::uint64_t tail_seen_ = 0;    // under put_lock_
+  std::uint64_t got_seen_ = 0;     // under put_lock_: msgs_got, for maxsize
+  std::uint64_t head_seen_ = 0;    // under get_lock_
+  int batch_depth_ = 0;            // begin_put_batch() calls not yet ended
+  int batch_records_ = 0;          // records published in the batch, their wakes owed
   bool batch_holds_lock_ = false;  // the batch took put_lock_ at its first put
 };
 

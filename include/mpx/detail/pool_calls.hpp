@@ -130,7 +130,8 @@ std::vector<std::byte> make_chunk_message(F& f, std::chrono::nanoseconds timeout
   using Fn = FunctionPointer<F>;
   Fn fn = +f;
   PoolTrampoline tr = &chunk_trampoline<Fn, Star, Item>;
-  return make_task_message(reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout, [&](SpanOut& ar) {
+  return make_task_message(reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout,
+                           [&](SpanOut& ar) {
                              // The length, then the items (chunk_trampoline reads them back so).
                              ar(cereal::make_size_tag(static_cast<cereal::size_type>(last - first)));
                              for (It it = first; it != last; ++it) ar(*it);

@@ -141,8 +141,8 @@ void append_code_prefix(std::vector<std::byte>& out, const void* trampoline, con
 
 /// Encodes a task: header, the two code identities, then the args from `encode_args`.
 template <class EncodeArgs>
-std::vector<std::byte> make_task_message(const void* trampoline, const void* function,
-                                         std::chrono::nanoseconds timeout, EncodeArgs&& encode_args) {
+std::vector<std::byte> make_task_message(const void* trampoline, const void* function, std::chrono::nanoseconds timeout,
+                                         EncodeArgs&& encode_args) {
   std::vector<std::byte> out;
   out.reserve(sizeof(TaskHeader) + 192);
   out.resize(sizeof(TaskHeader));
@@ -165,8 +165,8 @@ struct ProcessPoolConfig {
   /// Above max_in_flight, up to this many while calls complete quickly:
   /// the ring then holds about kQueuedWork of them (adapt_window).
   std::size_t quick_in_flight = 0;
-  bool replace_dead_workers = true;               // false: a death breaks the pool (BrokenProcessPool)
-  std::string broken_message;                     // what a broken pool's tasks fail with
+  bool replace_dead_workers = true;  // false: a death breaks the pool (BrokenProcessPool)
+  std::string broken_message;        // what a broken pool's tasks fail with
   std::size_t ring_bytes = 4u << 20;
   /// Task messages larger than this travel indirectly (IndirectBody).
   std::size_t inline_limit = 64u << 10;
@@ -321,12 +321,12 @@ class ProcessPoolCore {
   std::deque<Pending> pending_;  // not yet sent
   std::uint64_t next_id_ = 1;
   std::size_t in_flight_ = 0;
-  int feeders_ = 0;                       // submit_batch callers waiting to feed
+  int feeders_ = 0;                         // submit_batch callers waiting to feed
   std::size_t completions_since_feed_ = 0;  // take_locked refills every so many
-  std::condition_variable feeder_cv_;     // room for them
-  std::size_t window_ = 0;                // in flight allowed now: max_in_flight, more while calls are quick
-  std::int64_t last_completion_ns_ = 0;   // adapt_window's clock
-  std::int64_t completion_gap_ns_ = 0;    // its moving average of the time between completions
+  std::condition_variable feeder_cv_;       // room for them
+  std::size_t window_ = 0;                  // in flight allowed now: max_in_flight, more while calls are quick
+  std::int64_t last_completion_ns_ = 0;     // adapt_window's clock
+  std::int64_t completion_gap_ns_ = 0;      // its moving average of the time between completions
   int feeds_ = 0;
   enum class State { Running, Closed, Terminated } state_ = State::Running;
   std::string broken_;
