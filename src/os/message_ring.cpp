@@ -222,18 +222,18 @@ void MessageRing::publish_record(std::uint64_t& head, std::span<const std::byte>
   if (!payload.empty()) std::memcpy(data_ + at + sizeof rec, payload.data(), payload.size());
   head += sizeof(Record) + round_up(payload.size());
   header_->head.store(head, std::memory_order_seq_cst);
-  if (batch_depth_ > 0) {
-    ++batch_records_;
+  if (batch_.depth > 0) {
+    ++batch_.records;
   } else {
     wake_consumers();
   }
 }
 
 void MessageRing::end_put_batch() noexcept {
-  if (--batch_depth_ > 0) return;
-  if (std::exchange(batch_holds_lock_, false)) put_lock_.release();
-  if (batch_records_ == 0) return;
-  const int owed = std::exchange(batch_records_, 0);
+  if (--batch_.depth > 0) return;
+  if (std::exchange(batch_.holds_lock, false)) put_lock_.release();
+  if (batch_.records == 0) return;
+  const int owed = std::exchange(batch_.records, 0);
   Header& h = *header_;
   if (h.consumers_sleeping.load(std::memory_order_seq_cst) != 0) {
     h.put_seq.fetch_add(1, std::memory_order_seq_cst);
@@ -249,7 +249,7 @@ bool MessageRing::put(std::span<const std::byte> message, Deadline deadline) {
   Header& h = *header_;
   if (h.closed.load(std::memory_order_acquire) != 0) throw ValueError("Queue is closed");
   // In a put batch the lock is taken once, and let go by end_put_batch().
-  const bool batch_holds = batch_depth_ > 0 && batch_holds_lock_;
+  const bool batch_holds = batch_.depth > 0 && batch_.holds_lock;
   if (!batch_holds) {
     if (!put_lock_.acquire_until(deadline)) return false;
     if (put_lock_.owner_died()) {
@@ -259,8 +259,8 @@ bool MessageRing::put(std::span<const std::byte> message, Deadline deadline) {
     }
   }
   std::unique_lock hold(put_lock_, std::adopt_lock);
-  if (batch_depth_ > 0) {
-    batch_holds_lock_ = true;
+  if (batch_.depth > 0) {
+    batch_.holds_lock = true;
     hold.release();
   }
   const std::uint32_t me = this_pid();

@@ -89,7 +89,7 @@ class MessageRing {
   /// The batch belongs to this handle, not to the ring: one thread at a time.
   /// It also keeps the producers' lock from its first put to its end: other
   /// producers wait for the whole batch.
-  void begin_put_batch() noexcept { ++batch_depth_; }
+  void begin_put_batch() noexcept { ++batch_.depth; }
   void end_put_batch() noexcept;
 
   /// Wakes the consumers sleeping in get(), so that one whose `abort` word
@@ -171,12 +171,20 @@ class MessageRing {
   // is always safe (it underestimates room or data); each is touched only
   // under its side's lock, and lives in this process, out of reach of a
   // corrupted segment.
-  std::uint64_t tail_seen_ = 0;    // under put_lock_
-  std::uint64_t got_seen_ = 0;     // under put_lock_: msgs_got, for maxsize
-  std::uint64_t head_seen_ = 0;    // under get_lock_
-  int batch_depth_ = 0;            // begin_put_batch() calls not yet ended
-  int batch_records_ = 0;          // records published in the batch, their wakes owed
-  bool batch_holds_lock_ = false;  // the batch took put_lock_ at its first put
+  std::uint64_t tail_seen_ = 0;  // under put_lock_
+  std::uint64_t got_seen_ = 0;   // under put_lock_: msgs_got, for maxsize
+  std::uint64_t head_seen_ = 0;  // under get_lock_
+  // A put batch in progress on this handle. A copy starts with none (a
+  // copy made by another thread, as a pool's worker arguments are, must not
+  // read the fields the batching thread writes).
+  struct PutBatch {
+    int depth = 0;            // begin_put_batch() calls not yet ended
+    int records = 0;          // records published in the batch, their wakes owed
+    bool holds_lock = false;  // the batch took put_lock_ at its first put
+    PutBatch() = default;
+    PutBatch(const PutBatch&) noexcept {}
+    PutBatch& operator=(const PutBatch&) noexcept { return *this; }
+  } batch_;
 };
 
 }  // namespace mpx::detail
