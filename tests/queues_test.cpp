@@ -347,6 +347,57 @@ TEST(MessageRing, PutBatchesReachConsumersInOtherProcesses) {
   EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), kMessages);
 }
 
+// get_many, as a pool's result thread drains: small messages come in
+// batches of at most the number asked, a fragmented one (larger than a
+// quarter of the ring) alone, and every message arrives once, in order,
+// from a producer in another process.
+TEST(MessageRing, GetManyTakesBatchesInOrderAndLeavesFragmentedMessagesWhole) {
+  using mpx::detail::Deadline;
+  mpx::detail::MessageRing ring({.ring_bytes = 1 << 14});
+  constexpr int kMessages = 3000;
+  auto size_of = [](int i) -> std::size_t { return i % 97 == 0 ? 9000 : 4 + static_cast<std::size_t>(i % 40); };
+  mpx::Process producer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      std::vector<std::byte> m(size_of(i), std::byte{0x5a});
+      std::memcpy(m.data(), &i, sizeof i);
+      ring.put(m, Deadline::never());
+    }
+  });
+  producer.start();
+  struct Seen {
+    std::vector<int> ids;
+    std::vector<std::size_t> sizes;
+  } seen;
+  auto sink = [](void* ctx, std::span<const std::byte> m) {
+    auto* s = static_cast<Seen*>(ctx);
+    int id = -1;
+    std::memcpy(&id, m.data(), sizeof id);
+    s->ids.push_back(id);
+    s->sizes.push_back(m.size());
+  };
+  std::size_t largest_batch = 0;
+  while (seen.ids.size() < static_cast<std::size_t>(kMessages)) {
+    const std::size_t before = seen.ids.size();
+    ASSERT_TRUE(ring.get_many(Deadline::after(30s), sink, &seen, 8));
+    const std::size_t got = seen.ids.size() - before;
+    ASSERT_GE(got, 1u);
+    ASSERT_LE(got, 8u);
+    largest_batch = std::max(largest_batch, got);
+    for (std::size_t k = before; k < seen.ids.size(); ++k) {
+      if (seen.sizes[k] > 4096) {
+        EXPECT_EQ(got, 1u) << "a fragmented message shares a batch";
+      }
+    }
+  }
+  join_ok(producer);
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(seen.ids[static_cast<std::size_t>(i)], i);
+    ASSERT_EQ(seen.sizes[static_cast<std::size_t>(i)], size_of(i));
+  }
+  EXPECT_EQ(ring.qsize(), 0u);
+  EXPECT_GE(largest_batch, 1u);
+}
+
 // A producer short of room is woken once half the ring is free, not per
 // message taken: it must still get every message through, in order, over a
 // ring far smaller than what it puts (and with maxsize, at once).

@@ -199,6 +199,9 @@ bool MessageRing::wait_for_room(std::uint64_t head, std::size_t record_bytes, bo
     }
     return true;
   };
+  // A try-once put (a pool feeding its ring) finds a full ring often: a
+  // spin there only delays the thread that would free room.
+  if (deadline.is_passed()) return room();
   if (spin(room)) return true;
   for (;;) {
     std::uint32_t seen = h.get_seq.load(std::memory_order_seq_cst);
@@ -399,7 +402,13 @@ bool MessageRing::await_data(Deadline deadline, const std::atomic<std::uint32_t>
 }
 
 bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort) {
+  return get_many(deadline, sink, ctx, 1, abort);
+}
+
+bool MessageRing::get_many(Deadline deadline, Sink sink, void* ctx, std::size_t max_messages,
+                           const std::atomic<std::uint32_t>* abort) {
   Header& h = *header_;
+  std::size_t taken = 0;
   if ((options_.wait_unlocked && !await_data(deadline, abort)) || !get_lock_.acquire_until(deadline)) {
     if (closed() && qsize() == 0) throw Closed("queue is closed and empty");
     return false;
@@ -418,6 +427,11 @@ bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic
     wake_producers(tail);
   };
   for (;;) {
+    if (tail == head && taken > 0) {
+      // More of a batch only if it is there already.
+      head_seen_ = head = checked_head(tail);
+      if (tail == head) return true;
+    }
     if (tail == head) {
       int got = wait_for_data(tail, assembly.active, deadline, abort);
       if (got == kTimedOut) return false;
@@ -451,6 +465,7 @@ bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic
       continue;
     }
     if (rec.flags & kFirst) {
+      if (taken > 0 && !(rec.flags & kLast)) return true;  // a fragmented message: the next get's
       // A message that started before and never finished was torn by its
       // producer's death: drop it.
       assembly.drop();
@@ -462,17 +477,20 @@ bool MessageRing::get(Deadline deadline, Sink sink, void* ctx, const std::atomic
         // The common case: hand the bytes over in place, then consume the
         // record, even if the sink throws (a message that cannot be decoded
         // is dropped, not retried for ever).
-        struct Consume {
-          decltype(consume)& fn;
-          std::size_t bytes;
-          Header& h;
-          ~Consume() {
-            h.msgs_got.store(h.msgs_got.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-            fn(bytes);
-          }
-        } after{consume, record_bytes, h};
-        sink(ctx, payload);
-        return true;
+        {
+          struct Consume {
+            decltype(consume)& fn;
+            std::size_t bytes;
+            Header& h;
+            ~Consume() {
+              h.msgs_got.store(h.msgs_got.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+              fn(bytes);
+            }
+          } after{consume, record_bytes, h};
+          sink(ctx, payload);
+        }
+        if (++taken >= max_messages) return true;
+        continue;
       }
       assembly.active = true;
       assembly.msg_seq = rec.msg_seq;

@@ -311,7 +311,7 @@ void ProcessPoolCore::terminate(std::exception_ptr why) {
     // is a worker about to go idle).
     for (std::uint32_t i = 0; i < workers_.size(); ++i) {
       const std::uint64_t task = pool::slot(args_.control, i).task.load(std::memory_order_seq_cst);
-      if (workers_[i].alive && task != 0 && table_.count(task)) workers.emplace_back(i, workers_[i].process);
+      if (workers_[i].alive && task != 0 && table_.contains(task)) workers.emplace_back(i, workers_[i].process);
     }
   }
   // A busy worker is killed now (SIGKILL, not Python's SIGTERM: a task may
@@ -395,6 +395,36 @@ bool ProcessPoolCore::read_result(Deadline deadline, std::vector<std::byte>& mes
   }
 }
 
+void ProcessPoolCore::ResultBatch::add(std::span<const std::byte> message) {
+  if (message.size() < sizeof(ResultHeader)) {
+    std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
+    return;
+  }
+  ends.push_back(bytes.size() + message.size());
+  bytes.insert(bytes.end(), message.begin(), message.end());
+}
+
+std::span<const std::byte> ProcessPoolCore::ResultBatch::operator[](std::size_t i) const {
+  const std::size_t begin = i == 0 ? 0 : ends[i - 1];
+  return std::span<const std::byte>(bytes).subspan(begin, ends[i] - begin);
+}
+
+// The messages waiting (at least one, at most kResultBatch) into `batch`;
+// false if `abort` was set first.
+bool ProcessPoolCore::read_results(ResultBatch& batch, const std::atomic<std::uint32_t>* abort) {
+  constexpr std::size_t kResultBatch = 64;
+  auto add = [](void* ctx, std::span<const std::byte> bytes) { static_cast<ResultBatch*>(ctx)->add(bytes); };
+  batch.clear();
+  while (batch.size() == 0) {
+    try {
+      if (!args_.results.get_many(Deadline::never(), add, &batch, kResultBatch, abort)) return false;
+    } catch (const DecodeError& e) {
+      std::fprintf(stderr, "mpx pool: dropped a malformed result: %s\n", e.what());
+    }
+  }
+  return true;
+}
+
 // Whether the parked result thread should take the ring: results only it
 // handles are due, or (after a whole park period) results nobody else reads.
 bool ProcessPoolCore::result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const {
@@ -406,6 +436,7 @@ bool ProcessPoolCore::result_thread_needed_locked(bool timed_out, std::uint64_t 
 
 void ProcessPoolCore::result_loop() {
   t_reading = this;
+  ResultBatch batch;
   std::vector<std::byte> message;
   std::unique_lock lock(mu_);
   for (;;) {
@@ -424,6 +455,8 @@ void ProcessPoolCore::result_loop() {
     if (!handoff_.empty()) {
       message.swap(handoff_);
       handoff_.clear();
+      batch.clear();
+      batch.add(message);
     } else if (kick_.load(std::memory_order_seq_cst) != 0) {
       kick_.store(0, std::memory_order_relaxed);
       reader_ = Reader::None;
@@ -431,21 +464,11 @@ void ProcessPoolCore::result_loop() {
       continue;
     } else {
       lock.unlock();
-      const bool got = read_result(Deadline::never(), message, &kick_);
+      const bool got = read_results(batch, &kick_);
       lock.lock();
       if (!got) continue;
     }
-    ResultHeader h;
-    std::memcpy(&h, message.data(), sizeof h);
-    if (h.kind == pool::kDied || h.kind == pool::kStop) --notices_;
-    if (h.kind == pool::kStop) {
-      stopped_ = true;
-      reader_cv_.notify_all();
-      break;
-    }
-    lock.unlock();
-    handle_result(message);
-    lock.lock();
+    if (!handle_results_locked(batch, lock)) break;
   }
   lock.unlock();
   std::exception_ptr why;
@@ -461,6 +484,49 @@ void ProcessPoolCore::result_loop() {
     finished_ = true;
   }
   workers_changed_.notify_all();
+}
+
+// The result thread's messages, in ring order. A run of results is taken
+// out of the table under one hold of the lock and completed after it is
+// let go. False once the end (kStop) is read.
+bool ProcessPoolCore::handle_results_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock) {
+  std::vector<Completing>& done = completing_;  // only the result thread uses it
+  std::size_t i = 0;
+  while (i < batch.size()) {
+    done.clear();
+    for (; i < batch.size(); ++i) {
+      ResultHeader h;
+      std::memcpy(&h, batch[i].data(), sizeof h);
+      if (h.kind != pool::kReturned && h.kind != pool::kRaised) break;
+      if (auto e = take_locked(h.id, lock)) done.push_back({std::move(e), h.kind, batch[i].subspan(sizeof h)});
+    }
+    if (!done.empty()) {
+      lock.unlock();
+      for (auto& d : done) {
+        if (d.kind == pool::kReturned) {
+          d.entry->job->chunk_done(d.entry->index, d.payload);
+        } else {
+          d.entry->job->chunk_failed(d.entry->index, decode_remote(d.payload));
+        }
+      }
+      done.clear();  // the entries go before the lock is taken again
+      lock.lock();
+    }
+    if (i == batch.size()) break;
+    std::span<const std::byte> message = batch[i++];
+    ResultHeader h;
+    std::memcpy(&h, message.data(), sizeof h);
+    if (h.kind == pool::kDied || h.kind == pool::kStop) --notices_;
+    if (h.kind == pool::kStop) {
+      stopped_ = true;
+      reader_cv_.notify_all();
+      return false;
+    }
+    lock.unlock();
+    handle_result(message);
+    lock.lock();
+  }
+  return true;
 }
 
 void HelpGate::help(const FutureCore& f, Deadline deadline) {
@@ -531,10 +597,10 @@ bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
     std::size_t index = 0;
     {
       std::lock_guard lock(mu_);
-      auto it = table_.find(h.id);
-      if (it == table_.end()) return true;
-      job = it->second.job;
-      index = it->second.index;
+      const Entry* e = table_.find(h.id);
+      if (!e) return true;
+      job = e->job;
+      index = e->index;
     }
     auto payload = std::span<const std::byte>(message).subspan(sizeof h);
     done = h.kind == pool::kReturned ? job->chunk_done_quietly(index, payload)
@@ -570,14 +636,12 @@ void ProcessPoolCore::adapt_window_locked() {
 
 std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t id,
                                                                    std::unique_lock<std::mutex>& lock) {
-  auto it = table_.find(id);
-  if (it == table_.end()) return std::nullopt;
-  Entry e = std::move(it->second);
-  table_.erase(it);
+  std::optional<Entry> taken = table_.take(id);
+  if (!taken) return taken;
   --in_flight_;
   if (config_.start_on_demand) ++idle_;  // Python: _idle_worker_semaphore.release()
   if (config_.quick_in_flight > config_.max_in_flight) adapt_window_locked();
-  if (e.loud) --loud_out_;
+  if (taken->loud) --loud_out_;
   // Refilled every quarter window of completions (at most kRefill): a
   // refill per completion would put one task at a time into a ring the
   // workers have emptied, and wake one of them for each.
@@ -590,7 +654,7 @@ std::optional<ProcessPoolCore::Entry> ProcessPoolCore::take_locked(std::uint64_t
       feed_locked(lock);
     }
   }
-  return e;
+  return taken;
 }
 
 void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
@@ -661,7 +725,7 @@ void ProcessPoolCore::handle_result(std::span<const std::byte> message) {
 }
 
 void ProcessPoolCore::fail_everything(const std::exception_ptr& why) {
-  std::unordered_map<std::uint64_t, Entry> table;
+  IdTable<Entry> table;
   std::deque<Pending> pending;
   {
     std::lock_guard lock(mu_);
@@ -671,7 +735,7 @@ void ProcessPoolCore::fail_everything(const std::exception_ptr& why) {
     in_flight_ = 0;
     loud_out_ = 0;
   }
-  for (auto& [id, e] : table) e.job->chunk_failed(e.index, why);
+  table.drain([&](std::uint64_t, Entry& e) { e.job->chunk_failed(e.index, why); });
   for (auto& p : pending) {
     if (p.job->chunk_starting(p.index)) p.job->chunk_failed(p.index, why);
   }

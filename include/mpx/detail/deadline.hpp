@@ -36,6 +36,8 @@ class Deadline {
   }
 
   bool is_never() const noexcept { return ns_ == kNever; }
+  /// Deadline::passed(): the caller tries once and must not wait, not even spin.
+  bool is_passed() const noexcept { return ns_ == 0; }
   bool expired() const noexcept { return !is_never() && now_ns() >= ns_; }
   /// Nanoseconds since the CLOCK_MONOTONIC epoch; only meaningful if !is_never().
   std::int64_t ns() const noexcept { return ns_; }

@@ -81,6 +81,15 @@ class MessageRing {
   /// while this get waits between messages; see interrupt_consumers().
   bool get(Deadline deadline, Sink sink, void* ctx, const std::atomic<std::uint32_t>* abort = nullptr);
 
+  /// get(), then up to max_messages - 1 more messages already in the ring
+  /// (each one record: a fragmented message is left for the next get),
+  /// under the same hold of the consumers' lock: sink runs once per
+  /// message. For a consumer that drains a stream (a pool's result
+  /// thread): the lock and the position's cache line change hands once per
+  /// batch instead of once per message.
+  bool get_many(Deadline deadline, Sink sink, void* ctx, std::size_t max_messages,
+                const std::atomic<std::uint32_t>* abort = nullptr);
+
   /// While a batch is open on this handle, puts wake no consumer; closing
   /// it wakes up to as many sleeping consumers as records were put, with one
   /// system call. For one thread putting many messages in a row under a lock

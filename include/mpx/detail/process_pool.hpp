@@ -64,6 +64,7 @@
 #include <vector>
 
 #include "mpx/detail/fd.hpp"
+#include "mpx/detail/id_table.hpp"
 #include "mpx/detail/message_ring.hpp"
 #include "mpx/detail/shipping.hpp"
 #include "mpx/detail/transfer.hpp"
@@ -299,6 +300,20 @@ class ProcessPoolCore {
   void handle_result(std::span<const std::byte> message);
   std::optional<Entry> take_locked(std::uint64_t id, std::unique_lock<std::mutex>& lock);
   bool read_result(Deadline deadline, std::vector<std::byte>& message, const std::atomic<std::uint32_t>* abort);
+  /// Messages read together by the result thread (MessageRing::get_many).
+  struct ResultBatch {
+    std::vector<std::byte> bytes;
+    std::vector<std::size_t> ends;  // where each message ends in `bytes`
+    void add(std::span<const std::byte> message);
+    void clear() noexcept {
+      bytes.clear();
+      ends.clear();
+    }
+    std::size_t size() const noexcept { return ends.size(); }
+    std::span<const std::byte> operator[](std::size_t i) const;
+  };
+  bool read_results(ResultBatch& batch, const std::atomic<std::uint32_t>* abort);
+  bool handle_results_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock);
   bool help_with(std::vector<std::byte>& message);
   bool result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const;
   void wake_result_thread_locked() noexcept;
@@ -310,8 +325,8 @@ class ProcessPoolCore {
   ProcessPoolConfig config_;
   PoolWorkerArgs args_;  // what each worker gets (its index filled in)
 
-  mutable std::mutex mu_;                           // guards everything below
-  std::unordered_map<std::uint64_t, Entry> table_;  // sent, not yet completed
+  mutable std::mutex mu_;  // guards everything below
+  IdTable<Entry> table_;   // sent, not yet completed
   struct Pending {
     std::shared_ptr<PoolJob> job;
     std::size_t index;
@@ -357,6 +372,13 @@ class ProcessPoolCore {
   std::size_t loud_out_ = 0;            // tasks in table_ whose job is not quiet
   std::size_t notices_ = 0;             // supervisor messages put or about to be, not yet handled
   std::shared_ptr<HelpGate> gate_ = std::make_shared<HelpGate>();
+  // The result thread's: results taken out of the table, to complete.
+  struct Completing {
+    std::optional<Entry> entry;
+    std::uint32_t kind;
+    std::span<const std::byte> payload;
+  };
+  std::vector<Completing> completing_;
 };
 
 }  // namespace mpx::detail
