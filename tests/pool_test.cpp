@@ -416,6 +416,56 @@ TEST(Pool, WorksFromManyThreadsAtOnce) {
   EXPECT_EQ(ok.load(), 200);
 }
 
+// A map()'s caller feeds the workers and reads the results itself (one
+// thread does the parent's share of a map). Calls with callbacks submitted
+// meanwhile by another thread land in the same result ring: the caller
+// hands each of them, with the rest of what it read, to the result thread,
+// and their callbacks still run there, in submission order per call.
+TEST(Pool, AMapCallerReadingItsResultsLeavesCallbacksToTheResultThread) {
+  mpx::Pool pool(2);
+  std::vector<int> items(20000);
+  std::iota(items.begin(), items.end(), 0);
+  std::thread::id mapper;
+  std::future<bool> mapping = std::async(std::launch::async, [&] {
+    mapper = std::this_thread::get_id();
+    bool right = true;
+    for (int round = 0; round < 3; ++round) {
+      auto out = pool.map({.chunksize = 1}, square, items);
+      right = right && out.size() == items.size();
+      for (std::size_t i = 0; right && i < out.size(); ++i) right = out[i] == items[i] * items[i];
+    }
+    return right;
+  });
+  std::mutex mu;
+  std::set<std::thread::id> callback_threads;
+  std::atomic<int> callbacks{0};
+  std::vector<mpx::AsyncResult<int>> loud;
+  for (int i = 0; i < 300; ++i) {
+    loud.push_back(pool.apply_async({.callback =
+                                         [&](const int&) {
+                                           std::lock_guard lock(mu);
+                                           callback_threads.insert(std::this_thread::get_id());
+                                           ++callbacks;
+                                         }},
+                                    square, i));
+  }
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(loud[static_cast<std::size_t>(i)].get(30s), i * i);
+  ASSERT_EQ(mapping.wait_for(60s), std::future_status::ready);
+  EXPECT_TRUE(mapping.get());
+  EXPECT_EQ(callbacks.load(), 300);
+  ASSERT_EQ(callback_threads.size(), 1u);
+  EXPECT_EQ(callback_threads.count(mapper), 0u);
+  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
+  // A map with a callback is not read by its caller: the callback runs on
+  // the result thread too.
+  std::thread::id map_callback;
+  auto out = pool.map(
+      {.chunksize = 1, .callback = [&](const std::vector<int>&) { map_callback = std::this_thread::get_id(); }}, square,
+      items);
+  EXPECT_EQ(out.size(), items.size());
+  EXPECT_EQ(callback_threads.count(map_callback), 1u);
+}
+
 // A thread waiting in get() for a call without callbacks reads the results
 // itself (detail/process_pool.hpp): calls with callbacks submitted meanwhile
 // by another thread still have them run on the one result thread, and

@@ -368,8 +368,10 @@ class BasicPool {
   template <class V>
   struct Submitted {
     futures::Future<std::vector<V>> future;
+    std::shared_ptr<detail::HelpGate> gate;  // a process pool's: the waiting caller reads results
     AsyncResult<std::vector<V>> result() { return AsyncResult<std::vector<V>>(std::move(future)); }
     std::vector<V> get_moved() {
+      if (gate && !future.done()) gate->help(*future.core(), detail::Deadline::never());
       future.result();
       return std::move(const_cast<std::vector<V>&>(future.result()));
     }
@@ -420,8 +422,9 @@ class BasicPool {
     auto job = std::make_shared<detail::MapJob<V>>(future, chunks, std::move(options.callback),
                                                    std::move(options.error_callback), options.progress);
     job->finish_if_empty();
+    if (caller_waits) job->completes_quietly();
     send_chunks<Star>(f, items, chunks, backend_.timeout_of(options.timeout), job, caller_waits);
-    return Submitted<V>{std::move(future)};
+    return Submitted<V>{std::move(future), caller_waits ? backend_.help_gate() : nullptr};
   }
 
   // imap reads its input lazily, a window of chunks ahead of the consumer

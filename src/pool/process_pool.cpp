@@ -177,7 +177,11 @@ void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::siz
   // otherwise, a put per task on the thread every result goes through).
   const std::size_t keep = messages.size();
   ++feeders_;
+  // A quiet job's results this thread reads itself (read_while_feeding),
+  // unless it cannot or had to hand them over: then it waits for room.
+  bool read_here = job->quiet();
   while (pending_.size() > keep && state_ != State::Terminated && broken_.empty()) {
+    if (read_here && (read_here = read_while_feeding(lock, keep))) continue;
     feeder_cv_.wait(lock);
     feed_locked(lock);
   }
@@ -377,24 +381,6 @@ void ProcessPoolCore::wake_result_thread_locked() noexcept {
   if (parked_) park_cv_.notify_one();
 }
 
-// The next message into `message`; false if the deadline passed or `abort` was set.
-bool ProcessPoolCore::read_result(Deadline deadline, std::vector<std::byte>& message,
-                                  const std::atomic<std::uint32_t>* abort) {
-  auto copy = [](void* ctx, std::span<const std::byte> bytes) {
-    static_cast<std::vector<std::byte>*>(ctx)->assign(bytes.begin(), bytes.end());
-  };
-  for (;;) {
-    try {
-      if (!args_.results.get(deadline, copy, &message, abort)) return false;
-    } catch (const DecodeError& e) {
-      std::fprintf(stderr, "mpx pool: dropped a malformed result: %s\n", e.what());
-      continue;
-    }
-    if (message.size() >= sizeof(ResultHeader)) return true;
-    std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
-  }
-}
-
 void ProcessPoolCore::ResultBatch::add(std::span<const std::byte> message) {
   if (message.size() < sizeof(ResultHeader)) {
     std::fprintf(stderr, "mpx pool: dropped a result of %zu bytes\n", message.size());
@@ -410,14 +396,14 @@ std::span<const std::byte> ProcessPoolCore::ResultBatch::operator[](std::size_t 
 }
 
 // The messages waiting (at least one, at most kResultBatch) into `batch`;
-// false if `abort` was set first.
-bool ProcessPoolCore::read_results(ResultBatch& batch, const std::atomic<std::uint32_t>* abort) {
+// false if the deadline passed or `abort` was set first.
+bool ProcessPoolCore::read_results(ResultBatch& batch, Deadline deadline, const std::atomic<std::uint32_t>* abort) {
   constexpr std::size_t kResultBatch = 64;
   auto add = [](void* ctx, std::span<const std::byte> bytes) { static_cast<ResultBatch*>(ctx)->add(bytes); };
   batch.clear();
   while (batch.size() == 0) {
     try {
-      if (!args_.results.get_many(Deadline::never(), add, &batch, kResultBatch, abort)) return false;
+      if (!args_.results.get_many(deadline, add, &batch, kResultBatch, abort)) return false;
     } catch (const DecodeError& e) {
       std::fprintf(stderr, "mpx pool: dropped a malformed result: %s\n", e.what());
     }
@@ -437,7 +423,6 @@ bool ProcessPoolCore::result_thread_needed_locked(bool timed_out, std::uint64_t 
 void ProcessPoolCore::result_loop() {
   t_reading = this;
   ResultBatch batch;
-  std::vector<std::byte> message;
   std::unique_lock lock(mu_);
   for (;;) {
     if (reader_ != Reader::Thread) {
@@ -452,11 +437,9 @@ void ProcessPoolCore::result_loop() {
       if (result_thread_needed_locked(timed_out, helps_before)) reader_ = Reader::Thread;
       continue;
     }
-    if (!handoff_.empty()) {
-      message.swap(handoff_);
-      handoff_.clear();
+    if (handoff_.size() != 0) {
       batch.clear();
-      batch.add(message);
+      std::swap(batch, handoff_);
     } else if (kick_.load(std::memory_order_seq_cst) != 0) {
       kick_.store(0, std::memory_order_relaxed);
       reader_ = Reader::None;
@@ -464,7 +447,7 @@ void ProcessPoolCore::result_loop() {
       continue;
     } else {
       lock.unlock();
-      const bool got = read_results(batch, &kick_);
+      const bool got = read_results(batch, Deadline::never(), &kick_);
       lock.lock();
       if (!got) continue;
     }
@@ -539,34 +522,51 @@ void HelpGate::help(const FutureCore& f, Deadline deadline) {
   if (core) core->help(f, deadline);
 }
 
+// Takes the reader's role for this thread (a helper): asks the result
+// thread to step out between two messages, and waits until it has. False
+// if it cannot (the result thread came back in for results only it
+// handles, the end was read, or the deadline passed).
+bool ProcessPoolCore::become_helper_locked(std::unique_lock<std::mutex>& lock, Deadline deadline) {
+  if (reader_ == Reader::Thread && !stopped_) {
+    kick_.store(1, std::memory_order_seq_cst);
+    args_.results.interrupt_consumers();
+    auto out = [&] { return reader_ != Reader::Thread || stopped_ || kick_.load() == 0; };
+    if (deadline.is_never()) {
+      reader_cv_.wait(lock, out);
+    } else if (!reader_cv_.wait_for(lock, deadline.remaining(), out)) {
+      return false;
+    }
+  }
+  if (stopped_ || reader_ != Reader::None) return false;
+  reader_ = Reader::Helper;
+  ++helps_;
+  gate_->turned_away.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+// A helper gives the role up (not handed over): the rest is the result
+// thread's if it has work only it does, or others wait meanwhile; else a
+// quiet period of kPark (the helper may well be back before).
+void ProcessPoolCore::leave_helper_locked() noexcept {
+  reader_ = Reader::None;
+  if (loud_out_ > 0 || notices_ > 0 || (!table_.empty() && gate_->turned_away.load(std::memory_order_relaxed) != 0))
+    wake_result_thread_locked();
+}
+
 void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
   if (f.done() || t_reading != nullptr) return;
   {
     std::unique_lock lock(mu_);
-    if (reader_ == Reader::Thread && !stopped_) {
-      // Ask the result thread to step out between two messages.
-      kick_.store(1, std::memory_order_seq_cst);
-      args_.results.interrupt_consumers();
-      // Out, or back in already (results only it handles came): then this
-      // thread waits as usual.
-      auto out = [&] { return reader_ != Reader::Thread || stopped_ || kick_.load() == 0; };
-      if (deadline.is_never()) {
-        reader_cv_.wait(lock, out);
-      } else if (!reader_cv_.wait_for(lock, deadline.remaining(), out)) {
-        return;
-      }
-    }
-    if (stopped_ || reader_ != Reader::None || f.done()) return;
-    reader_ = Reader::Helper;
-    ++helps_;
-    gate_->turned_away.store(0, std::memory_order_relaxed);
+    if (f.done() || !become_helper_locked(lock, deadline)) return;
   }
   t_reading = this;
-  std::vector<std::byte> message;  // not thread_local: a wait from an atexit function comes after those are gone
   bool handed_over = false;
   try {
-    while (!f.done() && read_result(deadline, message, nullptr)) {
-      if (!help_with(message)) {
+    // Not thread_local: a wait from an atexit function comes after those are gone.
+    ResultBatch batch;
+    while (!f.done() && read_results(batch, deadline, nullptr)) {
+      std::unique_lock lock(mu_);
+      if (!help_with_locked(batch, lock)) {
         handed_over = true;
         break;
       }
@@ -576,46 +576,91 @@ void ProcessPoolCore::help(const FutureCore& f, Deadline deadline) {
   t_reading = nullptr;
   if (handed_over) return;
   std::lock_guard lock(mu_);
-  reader_ = Reader::None;
-  // The rest is the result thread's if it has work only it does, or others
-  // wait meanwhile; else a quiet period of kPark (this thread may well be
-  // back for its next result before).
-  if (loud_out_ > 0 || notices_ > 0 || (!table_.empty() && gate_->turned_away.load(std::memory_order_relaxed) != 0))
-    wake_result_thread_locked();
+  leave_helper_locked();
 }
 
-// A helper's message: handled here if it is the outcome of a call whose
-// completion runs nothing of the user's (or of one nobody waits for any
-// more); else handed over with the role (false). The job is completed
-// before its entry leaves the table: only the reader touches the entry.
-bool ProcessPoolCore::help_with(std::vector<std::byte>& message) {
-  ResultHeader h;
-  std::memcpy(&h, message.data(), sizeof h);
-  bool done = false;
-  if (h.kind == pool::kReturned || h.kind == pool::kRaised) {
-    std::shared_ptr<PoolJob> job;
-    std::size_t index = 0;
-    {
-      std::lock_guard lock(mu_);
-      const Entry* e = table_.find(h.id);
-      if (!e) return true;
-      job = e->job;
-      index = e->index;
+// submit_batch's feeding caller, while it waits for room: reads the
+// results itself (a helper) and feeds as they free room, until at most
+// `keep` tasks are pending. One thread then does the parent's whole share
+// of a map; with the result thread in between, the two handed the pool's
+// lock back and forth for every batch of results. False if it could not
+// read (another thread does) or handed the role over.
+bool ProcessPoolCore::read_while_feeding(std::unique_lock<std::mutex>& lock, std::size_t keep) {
+  std::unique_lock gate(gate_->mu, std::try_to_lock);
+  if (!gate || !become_helper_locked(lock, Deadline::never())) return false;
+  t_reading = this;
+  bool handed_over = false;
+  try {
+    ResultBatch batch;
+    while (pending_.size() > keep && state_ != State::Terminated && broken_.empty()) {
+      lock.unlock();
+      read_results(batch, Deadline::never(), nullptr);  // in flight: results, or deaths and the end, will come
+      lock.lock();
+      if (!help_with_locked(batch, lock)) {
+        handed_over = true;
+        break;
+      }
+      feed_locked(lock);
     }
-    auto payload = std::span<const std::byte>(message).subspan(sizeof h);
-    done = h.kind == pool::kReturned ? job->chunk_done_quietly(index, payload)
-                                     : job->chunk_failed_quietly(index, decode_remote(payload));
+  } catch (...) {
+    if (!lock) lock.lock();
   }
-  std::optional<Entry> e;  // destroyed after the lock is let go
-  std::unique_lock lock(mu_);
-  if (done) {
-    e = take_locked(h.id, lock);
-    return true;
+  t_reading = nullptr;
+  if (!handed_over) leave_helper_locked();
+  return !handed_over;
+}
+
+// A helper's batch, in ring order: the outcomes of calls whose completion
+// runs nothing of the user's (or of ones nobody waits for any more) are
+// completed here; the first message that is not such an outcome goes with
+// the rest of the batch and the reader's role to the result thread
+// (false). The jobs are completed before their entries leave the table:
+// only the reader touches the entries. Called and returns with `lock`.
+bool ProcessPoolCore::help_with_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock) {
+  struct Call {
+    std::shared_ptr<PoolJob> job;
+    std::size_t index;
+    std::uint64_t id;
+  };
+  std::vector<Call> calls;
+  calls.reserve(batch.size());
+  std::size_t i = 0;
+  for (; i < batch.size(); ++i) {
+    ResultHeader h;
+    std::memcpy(&h, batch[i].data(), sizeof h);
+    if (h.kind != pool::kReturned && h.kind != pool::kRaised) break;
+    const Entry* e = table_.find(h.id);
+    calls.push_back({e ? e->job : nullptr, e ? e->index : 0, h.id});
   }
-  handoff_.swap(message);
-  reader_ = Reader::Thread;
-  wake_result_thread_locked();
-  return false;
+  lock.unlock();
+  std::size_t done = 0;
+  for (; done < calls.size(); ++done) {
+    const Call& c = calls[done];
+    if (!c.job) continue;  // its entry is gone: nobody waits for it
+    ResultHeader h;
+    std::memcpy(&h, batch[done].data(), sizeof h);
+    auto payload = batch[done].subspan(sizeof h);
+    const bool quiet = h.kind == pool::kReturned ? c.job->chunk_done_quietly(c.index, payload)
+                                                 : c.job->chunk_failed_quietly(c.index, decode_remote(payload));
+    if (!quiet) break;
+  }
+  std::vector<std::optional<Entry>> taken;  // destroyed after the lock is let go
+  taken.reserve(done);
+  lock.lock();
+  for (std::size_t k = 0; k < done; ++k) {
+    if (calls[k].job) taken.push_back(take_locked(calls[k].id, lock));
+  }
+  if (done < batch.size()) {
+    handoff_.clear();
+    for (std::size_t k = done; k < batch.size(); ++k) handoff_.add(batch[k]);
+    reader_ = Reader::Thread;
+    wake_result_thread_locked();
+  }
+  lock.unlock();
+  taken.clear();
+  calls.clear();
+  lock.lock();
+  return done == batch.size();
 }
 
 // An executor's window is Python's: the max_workers calls running and

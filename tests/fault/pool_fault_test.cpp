@@ -135,6 +135,31 @@ TEST(PoolFault, KillNineDuringChunkedMapsFailsOnlyTheirChunks) {
   EXPECT_EQ(pool.apply(checked_square, 12), 144);
 }
 
+// map() with chunksize 1: its caller feeds the ring and reads the results
+// itself, and hands a worker's death over to the result thread. Each map
+// either returns every value right or fails with WorkerLost; none hangs.
+TEST(PoolFault, KillNineWhileAMapCallerReadsItsOwnResults) {
+  mpx::Pool pool(2);
+  std::vector<int> in(3000);
+  for (int i = 0; i < 3000; ++i) in[static_cast<std::size_t>(i)] = i;
+  Killer killer([&] { return pool.workers(); }, 12);
+  int failed_maps = 0;
+  for (int round = 0; round < 6; ++round) {
+    try {
+      auto out = pool.map({.chunksize = 1}, checked_square, in);
+      ASSERT_EQ(out.size(), in.size());
+      for (int i = 0; i < 3000; ++i) ASSERT_EQ(out[static_cast<std::size_t>(i)], static_cast<long>(i) * i);
+    } catch (const mpx::WorkerLost& e) {
+      EXPECT_EQ(e.exitcode(), -SIGKILL);
+      ++failed_maps;
+    }
+  }
+  const int kills = killer.stop();
+  EXPECT_LE(failed_maps, kills);
+  EXPECT_EQ(pool.map({.chunksize = 1}, checked_square, std::vector<int>{1, 2, 3}), (std::vector<long>{1, 4, 9}));
+  EXPECT_EQ(pool.workers().size(), 2u);
+}
+
 TEST(PoolFault, ExecutorReplacingDeadWorkersSurvivesKills) {
   namespace fut = mpx::futures;
   fut::ProcessPoolExecutor ex({.max_workers = 2, .replace_dead_workers = true});

@@ -178,6 +178,22 @@ class MapJob final : public PoolJob {
   void finish_if_empty() noexcept {
     if (left_ == 0) complete();
   }
+  /// map() and starmap(): their caller waits for the list, and nobody else
+  /// sees its future, so without callbacks completing it runs nothing of
+  /// the user's: a waiting (or feeding) thread may complete its chunks
+  /// (ProcessPoolCore::help).
+  void completes_quietly() noexcept { quiet_ = !callback_ && !error_callback_; }
+  bool quiet() const noexcept override { return quiet_; }
+  bool chunk_done_quietly(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
+    if (!quiet_) return false;
+    chunk_done(chunk, bytes);
+    return true;
+  }
+  bool chunk_failed_quietly(std::size_t chunk, const std::exception_ptr& error) noexcept override {
+    if (!quiet_) return false;
+    chunk_failed(chunk, error);
+    return true;
+  }
 
   void chunk_done(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
     std::vector<V> part;
@@ -220,6 +236,7 @@ class MapJob final : public PoolJob {
   std::vector<V> values_;
   std::size_t left_;
   bool failed_ = false;
+  bool quiet_ = false;
   Callback<std::vector<V>> callback_;
   ErrorCallback error_callback_;
   Progress progress_;

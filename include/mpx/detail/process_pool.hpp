@@ -299,7 +299,6 @@ class ProcessPoolCore {
   void supervisor_loop();
   void handle_result(std::span<const std::byte> message);
   std::optional<Entry> take_locked(std::uint64_t id, std::unique_lock<std::mutex>& lock);
-  bool read_result(Deadline deadline, std::vector<std::byte>& message, const std::atomic<std::uint32_t>* abort);
   /// Messages read together by the result thread (MessageRing::get_many).
   struct ResultBatch {
     std::vector<std::byte> bytes;
@@ -312,9 +311,12 @@ class ProcessPoolCore {
     std::size_t size() const noexcept { return ends.size(); }
     std::span<const std::byte> operator[](std::size_t i) const;
   };
-  bool read_results(ResultBatch& batch, const std::atomic<std::uint32_t>* abort);
+  bool read_results(ResultBatch& batch, Deadline deadline, const std::atomic<std::uint32_t>* abort);
   bool handle_results_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock);
-  bool help_with(std::vector<std::byte>& message);
+  bool become_helper_locked(std::unique_lock<std::mutex>& lock, Deadline deadline);
+  void leave_helper_locked() noexcept;
+  bool help_with_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock);
+  bool read_while_feeding(std::unique_lock<std::mutex>& lock, std::size_t keep);
   bool result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const;
   void wake_result_thread_locked() noexcept;
   void handle_death(std::uint32_t index, std::optional<int> exitcode);
@@ -362,7 +364,7 @@ class ProcessPoolCore {
 
   // The result ring's reader (the file comment), all under mu_.
   Reader reader_ = Reader::Thread;
-  std::vector<std::byte> handoff_;      // the message a helper handed over with the role
+  ResultBatch handoff_;                 // the messages a helper handed over with the role
   std::atomic<std::uint32_t> kick_{0};  // a helper asks the reading result thread to step out
   std::condition_variable reader_cv_;   // the result thread stepped out
   std::condition_variable park_cv_;     // wakes the parked result thread
