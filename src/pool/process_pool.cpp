@@ -179,11 +179,17 @@ void ProcessPoolCore::submit_batch(const std::shared_ptr<PoolJob>& job, std::siz
   ++feeders_;
   // A quiet job's results this thread reads itself (read_while_feeding),
   // unless it cannot or had to hand them over: then it waits for room.
+  // Room is looked for right before each wait, without letting the lock go
+  // in between: a completion's notify is never missed.
   bool read_here = job->quiet();
-  while (pending_.size() > keep && state_ != State::Terminated && broken_.empty()) {
-    if (read_here && (read_here = read_while_feeding(lock, keep))) continue;
-    feeder_cv_.wait(lock);
+  for (;;) {
     feed_locked(lock);
+    if (pending_.size() <= keep || state_ == State::Terminated || !broken_.empty()) break;
+    if (read_here) {
+      read_here = read_while_feeding(lock, keep);
+      continue;
+    }
+    feeder_cv_.wait(lock);
   }
   --feeders_;
 }
@@ -592,7 +598,11 @@ bool ProcessPoolCore::read_while_feeding(std::unique_lock<std::mutex>& lock, std
   bool handed_over = false;
   try {
     ResultBatch batch;
-    while (pending_.size() > keep && state_ != State::Terminated && broken_.empty()) {
+    for (;;) {
+      // The result thread may have taken every result while this one waited
+      // for the role: feed before reading, and read only what is in flight.
+      feed_locked(lock);
+      if (pending_.size() <= keep || in_flight_ == 0 || state_ == State::Terminated || !broken_.empty()) break;
       lock.unlock();
       read_results(batch, Deadline::never(), nullptr);  // in flight: results, or deaths and the end, will come
       lock.lock();
@@ -600,7 +610,6 @@ bool ProcessPoolCore::read_while_feeding(std::unique_lock<std::mutex>& lock, std
         handed_over = true;
         break;
       }
-      feed_locked(lock);
     }
   } catch (...) {
     if (!lock) lock.lock();
