@@ -436,6 +436,26 @@ TEST(ProcessPoolExitHook, SubmitAfterTheHookIsRefused) {
       << r.err;
 }
 
+TEST(ProcessPoolExitHook, SubmitFromAnAtexitFunctionRunBeforeTheHookIsRun) {
+  // C++ runs atexit functions in reverse order: one registered after the
+  // executor was made runs before the hook, and its call is still run.
+  auto r = run_helper("process_submit_before_exit_hook");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(sorted_lines(r.out), (std::vector<std::string>{"accepted", "task 7"})) << r.err;
+}
+
+TEST(ProcessPoolExitHook, TheEndOfAChildProcessDrainsTheExecutorItLeft) {
+  // The hook also runs when an mpx child's run ends: the calls the child
+  // queued run before it exits (its workers are joined, not orphaned).
+  auto r = run_helper("process_child_leaves_a_pool");
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto expected = kFourTasks;
+  expected.insert(expected.begin(), "child-joined");  // sorted
+  EXPECT_EQ(sorted_lines(r.out), expected) << r.err;
+  // The parent printed last: the child's calls ran before the child ended.
+  EXPECT_EQ(r.out.substr(r.out.size() - std::string("child-joined\n").size()), "child-joined\n") << r.out;
+}
+
 TEST(ProcessPoolExitHook, RawForkChildExitLeavesTheParentsExecutorAlone) {
   // A plain fork() child's exit handlers used to SIGTERM the parent's
   // daemonic children (the list of children was the parent's): the workers.

@@ -67,6 +67,20 @@ void submit_after_hook() {
 
 fut::ProcessPoolOptions fork_pool(int n) { return {.max_workers = n, .mp_context = mpx::get_context("fork")}; }
 
+// Registered after the leaked process pool is made, so it runs before the
+// exit hook: its submit is accepted, and the hook then runs the call.
+void submit_before_hook() {
+  g_process_pool->submit(print_task, 7);
+  print("accepted");
+}
+
+// An mpx child's target that leaves a process pool behind (leaked, with
+// calls queued): the end of the child's run drains it, as at the parent's exit.
+void child_leaves_a_pool() {
+  auto* pool = new fut::ProcessPoolExecutor(fork_pool(2));
+  for (int i = 0; i < 4; ++i) pool->submit(print_task, i);
+}
+
 }  // namespace
 
 // process_fork_child_exit ends a fork child of a threaded parent with
@@ -139,6 +153,20 @@ int main(int argc, char** argv) {
     std::atexit(submit_after_hook);
     g_process_pool = new fut::ProcessPoolExecutor(fork_pool(1));  // leaked: alive at exit
     if (g_process_pool->submit(twice, 1).result() != 2) return 4;
+    return 0;
+  }
+  if (s == "process_submit_before_exit_hook") {
+    g_process_pool = new fut::ProcessPoolExecutor(fork_pool(1));  // leaked: alive at exit
+    std::atexit(submit_before_hook);
+    if (g_process_pool->submit(twice, 1).result() != 2) return 4;
+    return 0;
+  }
+  if (s == "process_child_leaves_a_pool") {
+    auto child = mpx::get_context("fork").Process(child_leaves_a_pool);
+    child.start();
+    child.join();
+    if (child.exitcode() != 0) return 5;
+    print("child-joined");
     return 0;
   }
   if (s == "process_raw_fork_child_exit") {
