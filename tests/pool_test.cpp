@@ -351,8 +351,8 @@ TEST(Pool, TerminateEndsAMapWhoseCallerIsFeeding) {
       pool.map({.chunksize = 1}, hang, items);
     } catch (const mpx::ProcessError&) {  // terminated while feeding or waiting
       return true;
-    } catch (const mpx::ValueError&) {  // terminated between two batches: "Pool not running"
-      return true;
+    } catch (const mpx::ValueError& e) {  // terminated between two batches
+      return std::string(e.what()) == "Pool not running";
     }
     return false;
   });

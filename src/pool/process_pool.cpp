@@ -235,9 +235,27 @@ namespace {
 constexpr std::int64_t kQueuedWorkNs = 200'000;
 }  // namespace
 
+namespace {
+// Buffers of sent messages kept for the next ones (take_spare_buffers):
+// about two batches of small messages.
+constexpr std::size_t kMaxSpares = 512;
+constexpr std::size_t kMaxSpareBytes = 1024;
+}  // namespace
+
+void ProcessPoolCore::take_spare_buffers(std::vector<std::vector<std::byte>>& buffers, std::size_t n) {
+  buffers.resize(n);
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < n && !spares_.empty(); ++i) {
+    buffers[i] = std::move(spares_.back());
+    spares_.pop_back();
+  }
+}
+
 // Moves pending tasks into the ring while there is room and credit. Never
 // blocks: a full ring leaves them pending until a result frees room.
 void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
+  // Terminated: the task ring is closed, and what is pending fails with the pool.
+  if (state_ == State::Terminated) return;
   // A window widened by quick calls (adapt_window_locked) holds only while
   // they keep completing: calls submitted after a pause get Python's.
   if (window_ > config_.max_in_flight && pool::steady_ns() - last_completion_ns_ > kQueuedWorkNs)
@@ -261,6 +279,7 @@ void ProcessPoolCore::feed_locked(std::unique_lock<std::mutex>&) {
     const bool loud = !p.job->quiet();
     table_.emplace(id, Entry{std::move(p.job), p.index, std::move(p.body), loud});
     ++in_flight_;
+    if (spares_.size() < kMaxSpares && p.message.capacity() <= kMaxSpareBytes) spares_.push_back(std::move(p.message));
     // Its result needs the result thread: a helper hands it over, or leaves
     // and wakes the thread; with no helper, the thread reads now.
     if (loud && ++loud_out_ == 1 && reader_ == Reader::None) wake_result_thread_locked();

@@ -65,14 +65,14 @@ class ProcessBackend {
               const Chunking& chunking, bool caller_waits) {
     constexpr std::size_t kBatch = 256;
     std::vector<std::vector<std::byte>> batch;
-    batch.reserve(std::min(kBatch, chunking.count()));
     for (std::size_t c = 0; c < chunking.count();) {
       const std::size_t first_index = c;
-      batch.clear();
-      for (; c < chunking.count() && batch.size() < kBatch; ++c) {
+      core_->take_spare_buffers(batch, std::min(kBatch, chunking.count() - c));
+      for (auto& message : batch) {
         auto first = items.begin() + static_cast<std::ptrdiff_t>(chunking.first(c));
         auto last = first + static_cast<std::ptrdiff_t>(chunking.length(c));
-        batch.push_back(make_chunk_message<Star, Item>(f, timeout, first, last));
+        encode_chunk_message<Star, Item>(message, f, timeout, first, last);
+        ++c;
       }
       core_->submit_batch(job, first_index, batch, caller_waits);
     }

@@ -124,18 +124,24 @@ std::vector<std::byte> make_apply_message(F& f, std::chrono::nanoseconds timeout
                            [&](SpanOut& ar) { ar(std::forward_as_tuple(args...)); });
 }
 
-/// The task message for one chunk of a map: the items [first, last).
+/// The task message for one chunk of a map, the items [first, last), into `out`.
 template <bool Star, class Item, class F, class It>
-std::vector<std::byte> make_chunk_message(F& f, std::chrono::nanoseconds timeout, It first, It last) {
+void encode_chunk_message(std::vector<std::byte>& out, F& f, std::chrono::nanoseconds timeout, It first, It last) {
   using Fn = FunctionPointer<F>;
   Fn fn = +f;
   PoolTrampoline tr = &chunk_trampoline<Fn, Star, Item>;
-  return make_task_message(reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout,
-                           [&](SpanOut& ar) {
-                             // The length, then the items (chunk_trampoline reads them back so).
-                             ar(cereal::make_size_tag(static_cast<cereal::size_type>(last - first)));
-                             for (It it = first; it != last; ++it) ar(*it);
-                           });
+  encode_task_message(out, reinterpret_cast<const void*>(tr), reinterpret_cast<const void*>(fn), timeout,
+                      [&](SpanOut& ar) {
+                        // The length, then the items (chunk_trampoline reads them back so).
+                        ar(cereal::make_size_tag(static_cast<cereal::size_type>(last - first)));
+                        for (It it = first; it != last; ++it) ar(*it);
+                      });
+}
+template <bool Star, class Item, class F, class It>
+std::vector<std::byte> make_chunk_message(F& f, std::chrono::nanoseconds timeout, It first, It last) {
+  std::vector<std::byte> out;
+  encode_chunk_message<Star, Item>(out, f, timeout, first, last);
+  return out;
 }
 
 /// Decodes a result; DecodeError if the bytes do not hold exactly one R.

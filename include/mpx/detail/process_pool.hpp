@@ -140,19 +140,26 @@ using PoolTrampoline = void (*)(const void* function, std::span<const std::byte>
 /// encoding its two object paths each time cost more than the call).
 void append_code_prefix(std::vector<std::byte>& out, const void* trampoline, const void* function);
 
-/// Encodes a task: header, the two code identities, then the args from `encode_args`.
+/// Encodes a task into `out` (its old bytes dropped, its capacity kept):
+/// header, the two code identities, then the args from `encode_args`.
+template <class EncodeArgs>
+void encode_task_message(std::vector<std::byte>& out, const void* trampoline, const void* function,
+                         std::chrono::nanoseconds timeout, EncodeArgs&& encode_args) {
+  out.clear();
+  out.reserve(sizeof(TaskHeader) + 192);
+  TaskHeader h;
+  h.timeout_ns = timeout.count() > 0 ? timeout.count() : 0;
+  const auto* header = reinterpret_cast<const std::byte*>(&h);
+  out.insert(out.end(), header, header + sizeof h);
+  append_code_prefix(out, trampoline, function);
+  SpanOut ar(out);
+  encode_args(ar);
+}
 template <class EncodeArgs>
 std::vector<std::byte> make_task_message(const void* trampoline, const void* function, std::chrono::nanoseconds timeout,
                                          EncodeArgs&& encode_args) {
   std::vector<std::byte> out;
-  out.reserve(sizeof(TaskHeader) + 192);
-  out.resize(sizeof(TaskHeader));
-  TaskHeader h;
-  h.timeout_ns = timeout.count() > 0 ? timeout.count() : 0;
-  std::memcpy(out.data(), &h, sizeof h);
-  append_code_prefix(out, trampoline, function);
-  SpanOut ar(out);
-  encode_args(ar);
+  encode_task_message(out, trampoline, function, timeout, std::forward<EncodeArgs>(encode_args));
   return out;
 }
 
@@ -243,6 +250,10 @@ class ProcessPoolCore {
   /// (Python's task handler thread, played by a caller that waits anyway).
   void submit_batch(const std::shared_ptr<PoolJob>& job, std::size_t first_index,
                     std::vector<std::vector<std::byte>>& messages, bool feed_here = false);
+  /// Resizes `buffers` to `n`, with buffers the feed has sent (their
+  /// capacity kept) where it has some: a map of small tasks then encodes
+  /// into the same few hundred buffers instead of allocating one per task.
+  void take_spare_buffers(std::vector<std::vector<std::byte>>& buffers, std::size_t n);
   /// An imap reading its input lazily begins / ends: the task ring stays
   /// open after close() until the last one ends.
   void open_feed();
@@ -339,7 +350,8 @@ class ProcessPoolCore {
     std::vector<std::byte> message;
     std::shared_ptr<SharedBlock> body;
   };
-  std::deque<Pending> pending_;  // not yet sent
+  std::deque<Pending> pending_;                 // not yet sent
+  std::vector<std::vector<std::byte>> spares_;  // sent messages' buffers, for take_spare_buffers
   std::uint64_t next_id_ = 1;
   std::size_t in_flight_ = 0;
   int feeders_ = 0;                         // submit_batch callers waiting to feed
