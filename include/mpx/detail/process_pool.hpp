@@ -30,15 +30,19 @@
 // thread knows, when it reads it, whether the slot's task had finished.
 //
 // Who reads the result ring (one reader at a time, `reader_`): the result
-// thread, or a thread waiting in AsyncResult::get() for a quiet call (no
-// callbacks: nothing of the user's runs on completion), which then takes the
-// results itself — its own comes one wake-up sooner, and the result thread
-// stays asleep. The waiting thread completes only quiet calls: the first
-// message it may not handle (a result with callbacks, a death, the end) it
-// hands over with the reader's role to the result thread, so messages are
-// still handled in ring order. While nobody helps, the result thread reads;
-// a helper arriving then asks it to step out (`kick_`). Quiet calls nobody
-// waits for are collected by the result thread within a park period.
+// thread, or a helper: a thread waiting in AsyncResult::get() for a quiet
+// call (no callbacks: nothing of the user's runs on completion), or the
+// caller of map() while it feeds the ring and while it waits. A helper
+// takes the results itself — its own come one wake-up sooner, a map's
+// parent side is one thread, and the result thread stays asleep. A helper
+// completes only quiet calls: the first message it may not handle (a
+// result with callbacks, a death, the end) it hands over, with the rest of
+// the batch it read and the reader's role, to the result thread, so
+// messages are still handled in ring order. While nobody helps, the result
+// thread reads; a helper arriving then asks it to step out (`kick_`).
+// Quiet calls nobody waits for are collected by the result thread within a
+// park period. Results are read up to 64 per hold of the ring's lock and
+// found in an IdTable (ids rise in ring order).
 //
 // Per-task timeouts: the worker arms a POSIX timer that delivers SIGKILL at
 // the task's deadline (two syscalls per timed task, none otherwise); the
