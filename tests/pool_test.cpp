@@ -78,6 +78,26 @@ void set_init_value(int v) { g_init_value = v; }
 int read_init_value(int) { return g_init_value; }
 void failing_init() { throw std::runtime_error("initializer failed"); }
 
+// Calls whose callbacks note the threads they run on.
+struct CallbackThreads {
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+  std::atomic<int> count{0};
+  std::vector<mpx::AsyncResult<int>> submit_squares(mpx::Pool& pool, int n) {
+    std::vector<mpx::AsyncResult<int>> out;
+    for (int i = 0; i < n; ++i) {
+      out.push_back(pool.apply_async({.callback =
+                                          [this](const int&) {
+                                            std::lock_guard lock(mu);
+                                            ids.insert(std::this_thread::get_id());
+                                            ++count;
+                                          }},
+                                     square, i));
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 TEST(Pool, ApplyRunsInAWorker) {
@@ -436,26 +456,15 @@ TEST(Pool, AMapCallerReadingItsResultsLeavesCallbacksToTheResultThread) {
     }
     return right;
   });
-  std::mutex mu;
-  std::set<std::thread::id> callback_threads;
-  std::atomic<int> callbacks{0};
-  std::vector<mpx::AsyncResult<int>> loud;
-  for (int i = 0; i < 300; ++i) {
-    loud.push_back(pool.apply_async({.callback =
-                                         [&](const int&) {
-                                           std::lock_guard lock(mu);
-                                           callback_threads.insert(std::this_thread::get_id());
-                                           ++callbacks;
-                                         }},
-                                    square, i));
-  }
+  CallbackThreads noted;
+  std::vector<mpx::AsyncResult<int>> loud = noted.submit_squares(pool, 300);
   for (int i = 0; i < 300; ++i) EXPECT_EQ(loud[static_cast<std::size_t>(i)].get(30s), i * i);
   ASSERT_EQ(mapping.wait_for(60s), std::future_status::ready);
   EXPECT_TRUE(mapping.get());
-  EXPECT_EQ(callbacks.load(), 300);
-  ASSERT_EQ(callback_threads.size(), 1u);
-  EXPECT_EQ(callback_threads.count(mapper), 0u);
-  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
+  EXPECT_EQ(noted.count.load(), 300);
+  ASSERT_EQ(noted.ids.size(), 1u);
+  EXPECT_EQ(noted.ids.count(mapper), 0u);
+  EXPECT_EQ(noted.ids.count(std::this_thread::get_id()), 0u);
   // A map with a callback is not read by its caller: the callback runs on
   // the result thread too.
   std::thread::id map_callback;
@@ -463,7 +472,7 @@ TEST(Pool, AMapCallerReadingItsResultsLeavesCallbacksToTheResultThread) {
       {.chunksize = 1, .callback = [&](const std::vector<int>&) { map_callback = std::this_thread::get_id(); }}, square,
       items);
   EXPECT_EQ(out.size(), items.size());
-  EXPECT_EQ(callback_threads.count(map_callback), 1u);
+  EXPECT_EQ(noted.ids.count(map_callback), 1u);
 }
 
 // A thread waiting in get() for a call without callbacks reads the results
@@ -472,9 +481,7 @@ TEST(Pool, AMapCallerReadingItsResultsLeavesCallbacksToTheResultThread) {
 // results nobody waits for still arrive.
 TEST(Pool, WaitingThreadsReadResultsAndCallbacksStayOnTheResultThread) {
   mpx::Pool pool(2);
-  std::mutex mu;
-  std::set<std::thread::id> callback_threads;
-  std::atomic<int> callbacks{0};
+  CallbackThreads noted;
   std::vector<std::thread::id> waiters;
   std::vector<std::thread> ts;
   std::atomic<int> ok{0};
@@ -485,23 +492,14 @@ TEST(Pool, WaitingThreadsReadResultsAndCallbacksStayOnTheResultThread) {
     });
     waiters.push_back(ts.back().get_id());
   }
-  std::vector<mpx::AsyncResult<int>> loud;
-  for (int i = 0; i < 200; ++i) {
-    loud.push_back(pool.apply_async({.callback =
-                                         [&](const int&) {
-                                           std::lock_guard lock(mu);
-                                           callback_threads.insert(std::this_thread::get_id());
-                                           ++callbacks;
-                                         }},
-                                    square, i));
-  }
+  std::vector<mpx::AsyncResult<int>> loud = noted.submit_squares(pool, 200);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(loud[static_cast<std::size_t>(i)].get(), i * i);
   for (auto& th : ts) th.join();
   EXPECT_EQ(ok.load(), 400);
-  EXPECT_EQ(callbacks.load(), 200);
-  ASSERT_EQ(callback_threads.size(), 1u);  // the result thread, none of the waiting ones
-  EXPECT_EQ(callback_threads.count(std::this_thread::get_id()), 0u);
-  for (auto id : waiters) EXPECT_EQ(callback_threads.count(id), 0u);
+  EXPECT_EQ(noted.count.load(), 200);
+  ASSERT_EQ(noted.ids.size(), 1u);  // the result thread, none of the waiting ones
+  EXPECT_EQ(noted.ids.count(std::this_thread::get_id()), 0u);
+  for (auto id : waiters) EXPECT_EQ(noted.ids.count(id), 0u);
   // Nobody waits: the result thread collects it (ready() only looks).
   auto r = pool.apply_async(square, 9);
   const auto until = std::chrono::steady_clock::now() + 10s;
