@@ -97,7 +97,7 @@ void MessageRing::adopt(std::uint64_t capacity, std::uint64_t max_message, std::
   header_ = header;
   data_ = static_cast<std::byte*>(block->data()) + sizeof(Header);
   block_ = std::move(block);
-  tail_seen_ = head_seen_ = got_seen_ = 0;
+  seen_.tail = seen_.got = seen_.head = 0;
 }
 
 std::atomic<std::uint64_t>& MessageRing::head_for_tests() const noexcept { return header_->head; }
@@ -181,20 +181,20 @@ bool MessageRing::wait_for_room(std::uint64_t head, std::size_t record_bytes, bo
     if (first && h.closed.load(std::memory_order_acquire) != 0) return true;
     // The consumers' line changes with every get: read it only when the
     // last value seen does not leave room (a ring's usual trick).
-    std::uint64_t tail = tail_seen_;
+    std::uint64_t tail = seen_.tail;
     if (tail > head || head - tail > capacity_ || capacity_ - (head - tail) < record_bytes) {
       tail = h.tail.load(std::memory_order_acquire);
       if (tail > head || head - tail > capacity_ || tail % kAlign != 0) {
         corrupted("tail " + std::to_string(tail) + ", head " + std::to_string(head));
       }
-      tail_seen_ = tail;
+      seen_.tail = tail;
     }
     if (capacity_ - (head - tail) < record_bytes) return false;
     if (first && options_.maxsize != 0) {
       std::uint64_t put = h.msgs_put.load(std::memory_order_relaxed);
-      if (got_seen_ > put || put - got_seen_ >= options_.maxsize) {
-        got_seen_ = h.msgs_got.load(std::memory_order_acquire);
-        if (got_seen_ <= put && put - got_seen_ >= options_.maxsize) return false;
+      if (seen_.got > put || put - seen_.got >= options_.maxsize) {
+        seen_.got = h.msgs_got.load(std::memory_order_acquire);
+        if (seen_.got <= put && put - seen_.got >= options_.maxsize) return false;
       }
     }
     return true;
@@ -419,8 +419,8 @@ bool MessageRing::get_many(Deadline deadline, Sink sink, void* ctx, std::size_t 
   if (tail % kAlign != 0) corrupted("tail " + std::to_string(tail));
   // The producers' line changes with every put: read it only when the last
   // value seen has been consumed up to.
-  std::uint64_t head = head_seen_;
-  if (head <= tail || head - tail > capacity_) head_seen_ = head = checked_head(tail);
+  std::uint64_t head = seen_.head;
+  if (head <= tail || head - tail > capacity_) seen_.head = head = checked_head(tail);
   auto consume = [&](std::size_t record_bytes) {
     tail += record_bytes;
     h.tail.store(tail, std::memory_order_seq_cst);
@@ -429,7 +429,7 @@ bool MessageRing::get_many(Deadline deadline, Sink sink, void* ctx, std::size_t 
   for (;;) {
     if (tail == head && taken > 0) {
       // More of a batch only if it is there already.
-      head_seen_ = head = checked_head(tail);
+      seen_.head = head = checked_head(tail);
       if (tail == head) return true;
     }
     if (tail == head) {
@@ -445,7 +445,7 @@ bool MessageRing::get_many(Deadline deadline, Sink sink, void* ctx, std::size_t 
         assembly.drop();
         continue;
       }
-      head_seen_ = head = checked_head(tail);
+      seen_.head = head = checked_head(tail);
       continue;
     }
     std::size_t at = static_cast<std::size_t>(tail & (capacity_ - 1));

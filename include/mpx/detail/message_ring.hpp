@@ -177,12 +177,19 @@ class MessageRing {
   Lock get_lock_;
   // Past values of the other side's position, so the hot path does not read
   // the line the other side keeps writing. Both only grow, so an old value
-  // is always safe (it underestimates room or data); each is touched only
-  // under its side's lock, and lives in this process, out of reach of a
-  // corrupted segment.
-  std::uint64_t tail_seen_ = 0;  // under put_lock_
-  std::uint64_t got_seen_ = 0;   // under put_lock_: msgs_got, for maxsize
-  std::uint64_t head_seen_ = 0;  // under get_lock_
+  // is always safe (it underestimates room or data), and so is 0; each is
+  // touched only under its side's lock, and lives in this process, out of
+  // reach of a corrupted segment. A copy starts from 0: a copy made by
+  // another thread (a pool's worker arguments, copied by its supervisor
+  // while the result thread reads) must not read what a get is writing.
+  struct Seen {
+    std::uint64_t tail = 0;  // under put_lock_
+    std::uint64_t got = 0;   // under put_lock_: msgs_got, for maxsize
+    std::uint64_t head = 0;  // under get_lock_
+    Seen() = default;
+    Seen(const Seen&) noexcept {}
+    Seen& operator=(const Seen&) noexcept { return *this; }
+  } seen_;
   // A put batch in progress on this handle. A copy starts with none (a
   // copy made by another thread, as a pool's worker arguments are, must not
   // read the fields the batching thread writes).
