@@ -436,6 +436,35 @@ TEST(Pool, WorksFromManyThreadsAtOnce) {
   EXPECT_EQ(ok.load(), 200);
 }
 
+// A map's results are decoded straight into the list: results of every
+// kind land in their place, whatever the chunk size (a vector<bool>'s
+// element is a proxy; a void function's results are None each).
+namespace {
+bool is_even(int x) { return x % 2 == 0; }
+std::pair<int, std::string> labelled(int x) { return {x, std::to_string(x)}; }
+void ignore(int) {}
+}  // namespace
+
+TEST(Pool, MapResultsOfEveryKindLandInTheirPlace) {
+  mpx::Pool pool(2);
+  std::vector<int> items(1000);
+  std::iota(items.begin(), items.end(), 0);
+  for (std::size_t chunksize : {std::size_t{1}, std::size_t{7}}) {
+    std::vector<bool> even = pool.map({.chunksize = chunksize}, is_even, items);
+    ASSERT_EQ(even.size(), items.size());
+    for (int i = 0; i < 1000; ++i) EXPECT_EQ(even[static_cast<std::size_t>(i)], i % 2 == 0) << i;
+    auto pairs = pool.map({.chunksize = chunksize}, labelled, items);
+    ASSERT_EQ(pairs.size(), items.size());
+    for (int i = 0; i < 1000; ++i) {
+      EXPECT_EQ(pairs[static_cast<std::size_t>(i)].first, i);
+      EXPECT_EQ(pairs[static_cast<std::size_t>(i)].second, std::to_string(i));
+    }
+    EXPECT_EQ(pool.map({.chunksize = chunksize}, ignore, items).size(), items.size());
+    EXPECT_EQ(pool.map({.chunksize = chunksize}, shout, std::vector<std::string>{"a", "bc"}),
+              (std::vector<std::string>{"A!", "BC!"}));
+  }
+}
+
 // A map()'s caller feeds the workers and reads the results itself (one
 // thread does the parent's share of a map). Calls with callbacks submitted
 // meanwhile by another thread land in the same result ring: the caller

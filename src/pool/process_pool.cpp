@@ -645,25 +645,20 @@ bool ProcessPoolCore::read_while_feeding(std::unique_lock<std::mutex>& lock, std
 // (false). The jobs are completed before their entries leave the table:
 // only the reader touches the entries. Called and returns with `lock`.
 bool ProcessPoolCore::help_with_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock) {
-  struct Call {
-    std::shared_ptr<PoolJob> job;
-    std::size_t index;
-    std::uint64_t id;
-  };
-  std::vector<Call> calls;
-  calls.reserve(batch.size());
-  std::size_t i = 0;
-  for (; i < batch.size(); ++i) {
+  // One helper at a time (the gate): its buffers can be members.
+  std::vector<HelperCall>& calls = helper_calls_;
+  calls.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     ResultHeader h;
     std::memcpy(&h, batch[i].data(), sizeof h);
     if (h.kind != pool::kReturned && h.kind != pool::kRaised) break;
     const Entry* e = table_.find(h.id);
-    calls.push_back({e ? e->job : nullptr, e ? e->index : 0, h.id});
+    calls.push_back({e ? e->job.get() : nullptr, e ? e->index : 0, h.id});
   }
   lock.unlock();
   std::size_t done = 0;
   for (; done < calls.size(); ++done) {
-    const Call& c = calls[done];
+    const HelperCall& c = calls[done];
     if (!c.job) continue;  // its entry is gone: nobody waits for it
     ResultHeader h;
     std::memcpy(&h, batch[done].data(), sizeof h);
@@ -672,8 +667,7 @@ bool ProcessPoolCore::help_with_locked(const ResultBatch& batch, std::unique_loc
                                                  : c.job->chunk_failed_quietly(c.index, decode_remote(payload));
     if (!quiet) break;
   }
-  std::vector<std::optional<Entry>> taken;  // destroyed after the lock is let go
-  taken.reserve(done);
+  std::vector<std::optional<Entry>>& taken = helper_taken_;  // destroyed after the lock is let go
   lock.lock();
   for (std::size_t k = 0; k < done; ++k) {
     if (calls[k].job) taken.push_back(take_locked(calls[k].id, lock));

@@ -1,8 +1,10 @@
 // Fuzz target: mpx::decode<T> on hostile bytes, for several shapes of T.
 // Only mpx::DecodeError may come out; a value that decodes must re-encode to
 // bytes that decode and re-encode to the same bytes.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "fuzz/fuzz_target.hpp"
 #include "mpx/codec.hpp"
+#include "mpx/detail/pool_jobs.hpp"
 
 namespace {
 
@@ -54,6 +57,34 @@ void check(std::span<const std::byte> bytes) {
   }
 }
 
+// A pool map's chunk of results (bytes from a worker), decoded in place
+// (decode_chunk_into) and as a whole vector (decode_chunk): both give the
+// same values, or both raise DecodeError.
+template <class V>
+void check_chunk(std::span<const std::byte> bytes) {
+  std::uint64_t claimed = 0;
+  if (bytes.size() >= sizeof claimed) std::memcpy(&claimed, bytes.data(), sizeof claimed);
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, static_cast<std::size_t>(std::min<std::uint64_t>(claimed, 64))}) {
+    std::optional<std::vector<V>> whole;
+    try {
+      whole = mpx::detail::decode_chunk<V>(bytes, n);
+    } catch (const mpx::DecodeError&) {
+    }
+    std::vector<V> in_place(n);
+    bool decoded = true;
+    try {
+      mpx::detail::decode_chunk_into<V>(bytes, in_place.begin(), n);
+    } catch (const mpx::DecodeError&) {
+      decoded = false;
+    }
+    if (decoded != whole.has_value() || (decoded && mpx::encode(*whole) != mpx::encode(in_place))) {
+      std::fprintf(stderr, "a chunk decoded in place differs from the whole vector\n");
+      std::abort();
+    }
+  }
+}
+
 template <class T>
 std::vector<std::uint8_t> seed(const T& v) {
   auto b = mpx::encode(v);
@@ -70,6 +101,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check<std::vector<bool>>(bytes);
   check<std::string>(bytes);
   check<std::tuple<int, double, std::string>>(bytes);
+  check_chunk<long>(bytes);
+  check_chunk<bool>(bytes);
+  check_chunk<std::pair<int, std::string>>(bytes);
   return 0;
 }
 
@@ -82,5 +116,7 @@ std::vector<std::vector<std::uint8_t>> mpx_fuzz_seeds() {
       seed(std::vector<bool>{true, false}),
       seed(std::string("hello")),
       seed(std::make_tuple(1, 2.0, std::string("three"))),
+      seed(std::vector<long>{1, 4, 9}),
+      seed(std::vector<std::pair<int, std::string>>{{1, "1"}}),
   };
 }

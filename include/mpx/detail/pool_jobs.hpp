@@ -159,6 +159,27 @@ std::vector<V> decode_chunk(std::span<const std::byte> bytes, std::size_t n) {
   return values;
 }
 
+/// decode_chunk, into the `n` values at `out` (they may be left half
+/// written if it throws).
+template <class V, class It>
+void decode_chunk_into(std::span<const std::byte> bytes, It out, std::size_t n) {
+  if constexpr (std::is_same_v<V, std::monostate>) {
+    decode_chunk<V>(bytes, n);  // nothing to store
+  } else {
+    // The layout of a vector<V> (what the worker encodes): the length, then the values.
+    SpanIn in(bytes.data(), bytes.size());
+    cereal::size_type count = 0;
+    in(cereal::make_size_tag(count));
+    if (count != n) throw DecodeError("a chunk of " + std::to_string(n) + " items returned " + std::to_string(count));
+    for (std::size_t i = 0; i < n; ++i, ++out) {
+      V value{};  // (not in(*out): a vector<bool>'s element is a proxy)
+      in(value);
+      *out = std::move(value);
+    }
+    if (in.left() != 0) throw DecodeError(std::to_string(in.left()) + " trailing bytes after a chunk's results");
+  }
+}
+
 /// map_async / starmap_async (and map, which waits on it): one future for
 /// the whole list, completed by the last chunk or the first failure.
 template <class V>
@@ -196,18 +217,24 @@ class MapJob final : public PoolJob {
   }
 
   void chunk_done(std::size_t chunk, std::span<const std::byte> bytes) noexcept override {
-    std::vector<V> part;
+    if (failed_) return;
     try {
-      part = decode_chunk<V>(bytes, chunks_.length(chunk));
+      // Straight into place: a chunk of one item (chunksize=1) would cost
+      // a vector, allocated and freed, per item.
+      decode_chunk_into<V>(bytes, values_.begin() + static_cast<std::ptrdiff_t>(chunks_.first(chunk)),
+                           chunks_.length(chunk));
     } catch (...) {
       return chunk_failed(chunk, std::current_exception());
     }
-    deliver(chunk, std::move(part));
+    arrived(chunks_.length(chunk));
   }
   void deliver(std::size_t chunk, std::vector<V>&& part) noexcept {
     if (failed_) return;
     std::move(part.begin(), part.end(), values_.begin() + static_cast<std::ptrdiff_t>(chunks_.first(chunk)));
-    progress_.advance(part.size());
+    arrived(part.size());
+  }
+  void arrived(std::size_t items) noexcept {
+    progress_.advance(items);
     if (--left_ == 0) complete();
   }
   // Python's MapResult._set: the first failure completes the map; the

@@ -401,6 +401,16 @@ class ProcessPoolCore {
     std::span<const std::byte> payload;
   };
   std::vector<Completing> completing_;
+  // The helper's (help_with_locked): the calls of a batch, by plain pointer
+  // to their jobs (their entries, which keep the jobs alive, stay in the
+  // table until the helper takes them), and the entries it took.
+  struct HelperCall {
+    PoolJob* job;
+    std::size_t index;
+    std::uint64_t id;
+  };
+  std::vector<HelperCall> helper_calls_;
+  std::vector<std::optional<Entry>> helper_taken_;
 };
 
 }  // namespace mpx::detail
