@@ -4,12 +4,30 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <string>
 
 #include "mpx/detail/deadline.hpp"
 #include "mpx/detail/shared_object.hpp"
 
+namespace mpx::detail {
+class ProcessPoolCore;
+}
+
 namespace mpx::detail::pool {
+
+// The pool whose results this thread reads now (the result thread, or a
+// helper): a wait from inside (a callback) must not try to help again, nor
+// wait for a worker to start (the supervisor may be waiting for it to read).
+extern thread_local const ProcessPoolCore* t_reading;
+
+// An error's message, for a BrokenProcessPool that names its cause.
+std::string what_of(const std::exception_ptr& error);
+
+// How much work an executor's widened window lets wait in the ring, at the
+// rate calls have been completing (ProcessPoolCore::adapt_window_locked).
+inline constexpr std::int64_t kQueuedWorkNs = 200'000;
 
 // One cache line per worker: worker w writes only its own.
 struct alignas(64) Slot {

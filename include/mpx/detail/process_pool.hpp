@@ -316,7 +316,7 @@ class ProcessPoolCore {
   bool put_locked(std::uint64_t id, std::vector<std::byte>& message);
   void result_loop();
   void supervisor_loop();
-  void handle_result(std::span<const std::byte> message);
+  void handle_notice(std::span<const std::byte> message);
   std::optional<Entry> take_locked(std::uint64_t id, std::unique_lock<std::mutex>& lock);
   /// Messages read together by the result thread (MessageRing::get_many).
   struct ResultBatch {
@@ -336,6 +336,8 @@ class ProcessPoolCore {
   void leave_helper_locked() noexcept;
   bool help_with_locked(const ResultBatch& batch, std::unique_lock<std::mutex>& lock);
   bool read_while_feeding(std::unique_lock<std::mutex>& lock, std::size_t keep);
+  template <class Enough>
+  bool read_as_helper(std::unique_lock<std::mutex>& lock, Deadline deadline, Enough enough);
   bool result_thread_needed_locked(bool timed_out, std::uint64_t helps_before) const;
   void wake_result_thread_locked() noexcept;
   void handle_death(std::uint32_t index, std::optional<int> exitcode);
